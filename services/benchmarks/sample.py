@@ -1,0 +1,109 @@
+"""The unified sample schema every benchmark adapter yields (DESIGN.md, "Sample")."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.benchmarks.images import ImageRef
+
+ANSWER_TYPES = ("closed", "open", "mcq")
+CLOSED_KINDS = ("yes_no", "choice")
+REASONING_LEVELS = ("understanding", "reasoning")
+
+
+class DataError(ValueError):
+    """Malformed benchmark input. The message names the file, the record and the field."""
+
+    def __init__(self, file: str, message: str, record: str | int | None = None, field: str | None = None):
+        self.file, self.record, self.field = str(file), record, field
+        where = self.file
+        if record is not None:
+            where += f", record {record}"
+        if field is not None:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    text: str
+
+
+@dataclass
+class Sample:
+    id: str
+    benchmark: str
+    split: str
+    question: str
+    answer: str
+    answer_type: str
+    images: list[ImageRef] = field(default_factory=list)
+    options: list[Option] | None = None
+    answer_text: str = ""
+    closed_kind: str | None = None
+    language: str = "en"
+    skills: dict[str, Any] = field(default_factory=dict)
+    reasoning_level: str | None = None
+    group: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.answer_type not in ANSWER_TYPES:
+            raise ValueError(f"sample {self.id}: answer_type {self.answer_type!r} not in {ANSWER_TYPES}")
+        if self.closed_kind not in (None, *CLOSED_KINDS):
+            raise ValueError(f"sample {self.id}: closed_kind {self.closed_kind!r} not in {CLOSED_KINDS}")
+        if self.reasoning_level not in (None, *REASONING_LEVELS):
+            raise ValueError(f"sample {self.id}: reasoning_level {self.reasoning_level!r}")
+        if not self.answer_text:
+            self.answer_text = self.option_text(self.answer) if self.options else self.answer
+
+    def option_text(self, label: str) -> str:
+        for option in self.options or []:
+            if option.label == label:
+                return option.text
+        return ""
+
+    def text_hash(self) -> str:
+        payload = json.dumps(
+            [self.question, [[o.label, o.text] for o in self.options or []], self.answer],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def content_hash(self) -> str:
+        """Hash of question, options, answer and image bytes: part of the sample's identity."""
+        digest = hashlib.sha256(self.text_hash().encode())
+        for image in self.images:
+            digest.update(image.sha256().encode())
+        return digest.hexdigest()
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-safe row stored in the database (no image bytes)."""
+        return {
+            "key": self.id,
+            "benchmark": self.benchmark,
+            "split": self.split,
+            "question": self.question,
+            "options": [{"label": o.label, "text": o.text} for o in self.options] if self.options else None,
+            "answer": self.answer,
+            "answer_text": self.answer_text,
+            "answer_type": self.answer_type,
+            "closed_kind": self.closed_kind,
+            "language": self.language,
+            "skills": self.skills,
+            "reasoning_level": self.reasoning_level,
+            "group": self.group,
+            "images": [image.to_json() for image in self.images],
+            "meta": self.meta,
+        }
+
+
+YES_NO = {"yes", "no"}
+
+
+def is_yes_no(answer: str) -> bool:
+    return answer.strip().lower().rstrip(".") in YES_NO
