@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models (``db.models``), sessions (``db.session``), Alembic migrations."""

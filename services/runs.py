@@ -1,0 +1,264 @@
+"""Run orchestration: register samples, plan shards, execute a shard, score a run.
+
+The embedded ``medgrid eval`` and the grid's Celery tasks call these same functions; the only
+difference is who calls ``execute_shard`` (a loop here, a worker pinned to the model there).
+Shards follow the ledger semantics of DESIGN.md: a lease per attempt, predictions upserted on
+(run, sample), so running a shard twice has the effect of running it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import models as m
+from db.session import transaction, upsert
+from services import prompts
+from services.benchmarks.registry import Benchmark
+from services.benchmarks.sample import Sample
+from services.models.base import GenerationRequest, ModelAdapter
+from services.models.spec import ModelSpec
+
+TERMINAL_RUN_STATES = ("done", "partial", "failed", "cancelled")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class BenchmarkSelection:
+    """One benchmark of a run: where its data is and which samples were chosen."""
+
+    benchmark: Benchmark
+    data: str
+    split: str
+    samples: list[Sample]
+    options: dict
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    shard_id: int
+    status: str  # done | skipped (already done, cancelled or leased elsewhere)
+    generated: int = 0
+    cached: int = 0
+    failed_samples: int = 0
+
+
+# -- registration ------------------------------------------------------------------------------
+
+def register_model(session: Session, spec: ModelSpec, weights_hash: str | None) -> None:
+    row = {"id": spec.id, "kind": spec.kind, "family": spec.family, "path": spec.path, "revision": spec.revision,
+           "weights_hash": weights_hash, "spec": spec.to_json(), "created_at": utcnow()}
+    upsert(session, m.Model.__table__, [row], ["id"], ["kind", "family", "path", "revision", "weights_hash", "spec"])
+
+
+def register_samples(session: Session, selection: BenchmarkSelection) -> dict[str, int]:
+    """Store the selection's samples (idempotently) and return ``sample key -> row id``."""
+    spec = selection.benchmark
+    upsert(session, m.Benchmark.__table__, [{"name": spec.name, "title": spec.title, "created_at": utcnow()}],
+           ["name"], ["title"])
+    rows, hashes = [], {}
+    for sample in selection.samples:
+        content_hash = sample.content_hash()
+        hashes[sample.id] = content_hash
+        rows.append({"benchmark": spec.name, "split": selection.split, "key": sample.id,
+                     "content_hash": content_hash, "answer_type": sample.answer_type,
+                     "reasoning_level": sample.reasoning_level, "group": sample.group,
+                     "record": _json_safe(sample.record()), "created_at": utcnow()})
+    for start in range(0, len(rows), 500):
+        upsert(session, m.Sample.__table__, rows[start:start + 500], ["benchmark", "split", "key", "content_hash"], [])
+    found = session.execute(select(m.Sample.id, m.Sample.key, m.Sample.content_hash)
+                            .where(m.Sample.benchmark == spec.name, m.Sample.split == selection.split)).all()
+    return {key: pk for pk, key, digest in found if hashes.get(key) == digest}
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def create_run(factory: sessionmaker[Session], spec: ModelSpec, weights_hash: str | None,
+               selections: Iterable[BenchmarkSelection], *, shard_size: int, options: dict) -> str:
+    """Write the run, its samples and its shards in one transaction; returns the run id."""
+    run_id = str(uuid.uuid4())
+    with transaction(factory) as session:
+        register_model(session, spec, weights_hash)
+        session.add(m.Run(id=run_id, model_id=spec.id, model_weights_hash=weights_hash, status="queued",
+                          options=_json_safe(options), n_samples=0))
+        session.flush()
+        total = 0
+        for selection in selections:
+            ids = register_samples(session, selection)
+            ordered = [ids[s.id] for s in selection.samples]
+            total += len(ordered)
+            for index, start in enumerate(range(0, len(ordered), shard_size)):
+                session.add(m.Shard(run_id=run_id, benchmark=selection.benchmark.name, index=index,
+                                    sample_ids=ordered[start:start + shard_size], status="pending", attempts=0))
+        session.execute(update(m.Run).where(m.Run.id == run_id).values(n_samples=total))
+    return run_id
+
+
+def shard_ids(factory: sessionmaker[Session], run_id: str, statuses: tuple[str, ...] = ("pending",)) -> list[int]:
+    with transaction(factory) as session:
+        return list(session.scalars(select(m.Shard.id).where(m.Shard.run_id == run_id, m.Shard.status.in_(statuses))
+                                    .order_by(m.Shard.benchmark, m.Shard.index)))
+
+
+# -- execution ---------------------------------------------------------------------------------
+
+def cache_key(weights_hash: str | None, content_hash: str, spec: ModelSpec, seed: int) -> str:
+    """Same weights, same sample, same prompt template and generation settings: same answer."""
+    parts = [weights_hash or spec.path or spec.id, content_hash, prompts.TEMPLATE_VERSION, spec.prompt_style,
+             str(spec.max_new_tokens), spec.dtype, "greedy", str(seed)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def claim_shard(factory: sessionmaker[Session], shard_id: int, owner: str, lease_seconds: float):
+    """Take the shard's lease unless it is finished or someone else holds an unexpired lease."""
+    with transaction(factory) as session:
+        shard = session.execute(select(m.Shard).where(m.Shard.id == shard_id).with_for_update()).scalar_one_or_none()
+        if shard is None or shard.status in ("done", "failed", "cancelled"):
+            return None
+        run = session.get(m.Run, shard.run_id)
+        if run.status == "cancelled":
+            shard.status = "cancelled"
+            return None
+        now = utcnow()
+        if shard.status == "leased" and shard.lease_owner != owner and (_aware(shard.lease_expires_at) or now) > now:
+            return None
+        shard.status, shard.lease_owner = "leased", owner
+        shard.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        shard.attempts += 1
+        if run.status == "queued":
+            run.status, run.started_at = "running", now
+        return {"run_id": shard.run_id, "benchmark": shard.benchmark, "sample_ids": list(shard.sample_ids),
+                "weights_hash": run.model_weights_hash, "options": dict(run.options)}
+
+
+SampleLookup = Callable[[str, dict], Sample]  # (benchmark name, stored sample record) -> Sample with images
+
+
+def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelAdapter, lookup: SampleLookup, *,
+                  seed: int, lease_seconds: float, owner: str | None = None,
+                  on_progress: Callable[[int], None] | None = None) -> ShardOutcome:
+    owner = owner or worker_identity()
+    claim = claim_shard(factory, shard_id, owner, lease_seconds)
+    if claim is None:
+        return ShardOutcome(shard_id, "skipped")
+    spec = adapter.spec
+    with transaction(factory) as session:
+        rows = session.execute(select(m.Sample.id, m.Sample.content_hash, m.Sample.record)
+                               .where(m.Sample.id.in_(claim["sample_ids"]))).all()
+        keys = {pk: cache_key(claim["weights_hash"], digest, spec, seed) for pk, digest, _ in rows}
+        done = set(session.scalars(select(m.Prediction.sample_id).where(
+            m.Prediction.run_id == claim["run_id"], m.Prediction.sample_id.in_(claim["sample_ids"]))))
+        cached = {}
+        for prediction in session.scalars(select(m.Prediction).where(
+                m.Prediction.cache_key.in_(list(keys.values())), m.Prediction.error.is_(None),
+                m.Prediction.response.is_not(None))):
+            cached.setdefault(prediction.cache_key, prediction)
+    records = {pk: record for pk, _, record in rows}
+    todo, reused = [], []
+    for pk in claim["sample_ids"]:
+        if pk in done:
+            continue
+        hit = cached.get(keys[pk])
+        if hit is not None:
+            reused.append(_prediction_row(claim["run_id"], pk, keys[pk], hit.response, None, hit.latency_s,
+                                          hit.input_tokens, hit.output_tokens, cached=True))
+        else:
+            todo.append(pk)
+    requests, failures = [], []
+    for pk in todo:
+        record = records[pk]
+        try:
+            sample = lookup(claim["benchmark"], record)
+        except Exception as exc:  # the sample vanished or changed on disk: record it, go on
+            failures.append(_prediction_row(claim["run_id"], pk, keys[pk], None, f"{type(exc).__name__}: {exc}",
+                                            None, None, None))
+            continue
+        requests.append(GenerationRequest(
+            id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(sample.images),
+            answer_type=record["answer_type"],
+            option_labels=tuple(o["label"] for o in record.get("options") or [])))
+    outputs = []
+    batch = max(1, spec.batch_size)
+    for start in range(0, len(requests), batch):  # hand over a batch at a time so progress moves
+        outputs.extend(adapter.generate(requests[start:start + batch]))
+        if on_progress:
+            on_progress(min(batch, len(requests) - start))
+    generated = [_prediction_row(claim["run_id"], int(o.id), keys[int(o.id)], o.text, o.error, o.latency_s,
+                                 o.input_tokens, o.output_tokens) for o in outputs]
+    if on_progress and (reused or failures):
+        on_progress(len(reused) + len(failures))
+    with transaction(factory) as session:
+        upsert(session, m.Prediction.__table__, reused + failures + generated, ["run_id", "sample_id"],
+               ["cache_key", "response", "error", "latency_s", "input_tokens", "output_tokens", "cached"])
+        shard = session.execute(select(m.Shard).where(m.Shard.id == shard_id).with_for_update()).scalar_one()
+        if shard.lease_owner == owner and shard.status == "leased":
+            shard.status, shard.lease_owner, shard.lease_expires_at = "done", None, None
+    n_failed = sum(1 for row in failures + generated if row["error"])
+    return ShardOutcome(shard_id, "done", generated=len(generated), cached=len(reused), failed_samples=n_failed)
+
+
+def _prediction_row(run_id, sample_id, key, response, error, latency, tokens_in, tokens_out, cached=False) -> dict:
+    return {"run_id": run_id, "sample_id": sample_id, "cache_key": key, "response": response, "error": error,
+            "latency_s": latency, "input_tokens": tokens_in, "output_tokens": tokens_out, "cached": cached,
+            "created_at": utcnow()}
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resamples: int) -> list:
+    """Judge every stored prediction of the run with the current scorers and write score rows.
+
+    Older score rows stay (they carry their scorer version); re-scoring with the same version
+    replaces that version's rows, so the result is identical however often it runs.
+    """
+    from services import scoring
+
+    with transaction(factory) as session:
+        run = session.get(m.Run, run_id)
+        if run is None:
+            raise KeyError(run_id)
+        rows = session.execute(select(m.Prediction, m.Sample.record).join(m.Sample, m.Sample.id == m.Prediction.sample_id)
+                               .where(m.Prediction.run_id == run_id).order_by(m.Prediction.sample_id)).all()
+        items = []
+        for prediction, record in rows:
+            judgement = scoring.judge(record, prediction.response, prediction.error)
+            prediction.extracted, prediction.extraction_method = judgement.extracted, judgement.method
+            prediction.correct, prediction.scorer_version = judgement.correct, scoring.SCORER_VERSION
+            items.append((record, judgement))
+        cells = scoring.aggregate(items, seed=seed, resamples=resamples)
+        session.query(m.Score).filter(m.Score.run_id == run_id, m.Score.scorer == scoring.SCORER_NAME,
+                                      m.Score.scorer_version == scoring.SCORER_VERSION).delete()
+        session.add_all([m.Score(run_id=run_id, benchmark=c.benchmark, split=c.split, facet=c.facet,
+                                 facet_value=c.value, metric=c.metric, scorer=scoring.SCORER_NAME,
+                                 scorer_version=scoring.SCORER_VERSION, value=c.value_mean, ci_low=c.ci_low,
+                                 ci_high=c.ci_high, n=c.n, n_unparsed=c.n_unparsed) for c in cells])
+        shard_states = set(session.scalars(select(m.Shard.status).where(m.Shard.run_id == run_id)))
+        if run.status != "cancelled":
+            run.status = "partial" if shard_states - {"done"} else "done"
+        run.finished_at = utcnow()
+    return cells

@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny checkpoints built once, the demo benchmark, a fresh Postgres database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PG_URL = os.environ.get("MEDGRID_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MEDGRID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert SHARED_DATA.is_dir(), f"the real annotation files are expected at {SHARED_DATA}"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    from services.models.tiny import FAMILIES, make_tiny
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    return {family: make_tiny(family, root / family) for family in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory) -> Path:
+    from services.benchmarks.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty Postgres database for one test, dropped afterwards."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_URL)
+    name = f"medgrid_test_{uuid.uuid4().hex[:12]}"
+
+    def admin_connection():
+        connection = psycopg2.connect(host=admin.host, port=admin.port or 5432, user=admin.username,
+                                      password=admin.password, dbname=admin.database)
+        connection.autocommit = True
+        return connection
+
+    with admin_connection() as connection, connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    connection = admin_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'medgrid.sqlite3'}"
