@@ -56,12 +56,18 @@ def _parse_str(raw: str) -> str:
     return raw.strip()
 
 
+def _parse_tokens(raw: str) -> tuple[str, ...]:
+    tokens = tuple(t.strip() for t in raw.split(",") if t.strip())
+    for token in tokens:
+        if len(token) < 16:
+            raise ValueError("every token must be at least 16 characters")
+    return tokens
+
+
 def _parse_database_url(raw: str) -> str:
     url = _parse_str(raw)
     if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg2:", "postgres:")):
         raise ValueError(f"expected a sqlite:// or postgresql:// URL, got {url!r}")
-    if url.startswith("postgres:"):  # the scheme managed services hand out; SQLAlchemy wants the long one
-        url = "postgresql:" + url[len("postgres:"):]
     return url
 
 
@@ -109,6 +115,11 @@ class Settings:
     trust_remote_code: bool = _env(_parse_bool, default=False,
                                    doc="global ceiling: a model spec may only turn it on if this is on")
     progress: bool = _env(_parse_bool, default=True, doc="show progress bars on a terminal")
+    ready_file: Path = _env(lambda s: Path(s), default=Path("/tmp/medgrid-ready"),
+                            doc="a worker touches this file once its model is loaded (readiness probes)")
+    api_read_tokens: tuple[str, ...] = _env(_parse_tokens, default=(), doc="comma-separated bearer tokens that may read")
+    api_write_tokens: tuple[str, ...] = _env(_parse_tokens, default=(),
+                                             doc="comma-separated bearer tokens that may read and write")
 
     @property
     def resolved_database_url(self) -> str:
