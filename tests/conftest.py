@@ -53,13 +53,17 @@ def pg_url():
         connection.autocommit = True
         return connection
 
-    with admin_connection() as connection, connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
+    def run(statement):
+        connection = admin_connection()  # not `with connection`: that opens a transaction block
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+    run(f'CREATE DATABASE "{name}"')
     yield admin.set(database=name).render_as_string(hide_password=False)
-    connection = admin_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

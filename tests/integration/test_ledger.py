@@ -1,0 +1,87 @@
+"""Shard ledger on a real Postgres: redelivery never duplicates a prediction; the cache skips inference."""
+
+import pytest
+from sqlalchemy import func, select
+
+from db import models as m
+from db.session import make_engine, make_sessionmaker, transaction, upgrade
+from services import runs
+from services.benchmarks import registry
+from services.models.base import GenerationOutput
+from services.models.spec import ModelSpec
+
+pytestmark = pytest.mark.integration
+
+
+class CountingModel:
+    """A first-class mock model: answers 'yes' and counts what it was asked."""
+
+    def __init__(self, spec):
+        self.spec, self.calls = spec, []
+
+    def load(self):
+        pass
+
+    ready = True
+
+    def generate(self, requests):
+        self.calls.extend(r.id for r in requests)
+        return [GenerationOutput(r.id, "yes", latency_s=0.0, input_tokens=1, output_tokens=1) for r in requests]
+
+
+@pytest.fixture
+def ledger(pg_url, demo_data):
+    upgrade(pg_url)
+    factory = make_sessionmaker(make_engine(pg_url))
+    samples = registry.load_samples("demo", demo_data)
+    selection = runs.BenchmarkSelection(registry.get("demo"), str(demo_data), "test", samples, {})
+    return factory, selection, {s.id: s for s in samples}
+
+
+def _new_run(factory, selection, spec):
+    return runs.create_run(factory, spec, "weights-v1", [selection], shard_size=8, options={})
+
+
+def test_redelivered_shard_has_the_effect_of_one_delivery(ledger):
+    factory, selection, by_key = ledger
+    model = CountingModel(ModelSpec(id="mock", kind="echo"))
+    run_id = _new_run(factory, selection, model.spec)
+    lookup = lambda bench, record: by_key[record["key"]]
+    shards = runs.shard_ids(factory, run_id)
+    assert len(shards) == 5  # 35 samples in shards of 8
+    first = runs.execute_shard(factory, shards[0], model, lookup, seed=1, lease_seconds=60, owner="w1")
+    again = runs.execute_shard(factory, shards[0], model, lookup, seed=1, lease_seconds=60, owner="w2")
+    assert (first.status, first.generated, again.status) == ("done", 8, "skipped")
+    with transaction(factory) as session:
+        shard = session.get(m.Shard, shards[0])
+        shard.status = "pending"  # as if the broker redelivered after a crash between upsert and ack
+    third = runs.execute_shard(factory, shards[0], model, lookup, seed=1, lease_seconds=60, owner="w3")
+    assert third.generated == 0  # everything already stored for this run
+    with transaction(factory) as session:
+        count = session.scalar(select(func.count()).select_from(m.Prediction).where(m.Prediction.run_id == run_id))
+    assert count == 8 and len(model.calls) == 8
+
+
+def test_live_lease_blocks_a_second_worker(ledger):
+    factory, selection, by_key = ledger
+    run_id = _new_run(factory, selection, ModelSpec(id="mock", kind="echo"))
+    shard = runs.shard_ids(factory, run_id)[0]
+    assert runs.claim_shard(factory, shard, "w1", lease_seconds=600) is not None
+    assert runs.claim_shard(factory, shard, "w2", lease_seconds=600) is None
+    with transaction(factory) as session:
+        assert session.get(m.Shard, shard).attempts == 1
+
+
+def test_unchanged_checkpoint_costs_no_inference_the_second_time(ledger):
+    factory, selection, by_key = ledger
+    model = CountingModel(ModelSpec(id="mock", kind="echo"))
+    lookup = lambda bench, record: by_key[record["key"]]
+    for attempt in range(2):
+        run_id = _new_run(factory, selection, model.spec)
+        for shard in runs.shard_ids(factory, run_id):
+            runs.execute_shard(factory, shard, model, lookup, seed=1, lease_seconds=60)
+    assert len(model.calls) == 35
+    with transaction(factory) as session:
+        cached = session.scalar(select(func.count()).select_from(m.Prediction)
+                                .where(m.Prediction.run_id == run_id, m.Prediction.cached.is_(True)))
+    assert cached == 35
