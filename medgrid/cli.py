@@ -246,5 +246,13 @@ def demo_command(workdir, family, max_new_tokens):
     _run_eval(settings, str(checkpoint), "demo", str(data), max_new_tokens=max_new_tokens)
 
 
+def _add_command_groups() -> None:
+    from medgrid.commands.serve import serve
+
+    main.add_command(serve)
+
+
+_add_command_groups()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

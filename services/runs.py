@@ -156,7 +156,8 @@ def claim_shard(factory: sessionmaker[Session], shard_id: int, owner: str, lease
                 "weights_hash": run.model_weights_hash, "options": dict(run.options)}
 
 
-SampleLookup = Callable[[str, dict], Sample]  # (benchmark name, stored sample record) -> Sample with images
+# (benchmark name, stored sample record, run options) -> the Sample with its image references
+SampleLookup = Callable[[str, dict, dict], Sample]
 
 
 def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelAdapter, lookup: SampleLookup, *,
@@ -193,7 +194,7 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelA
     for pk in todo:
         record = records[pk]
         try:
-            sample = lookup(claim["benchmark"], record)
+            sample = lookup(claim["benchmark"], record, claim["options"])
         except Exception as exc:  # the sample vanished or changed on disk: record it, go on
             failures.append(_prediction_row(claim["run_id"], pk, keys[pk], None, f"{type(exc).__name__}: {exc}",
                                             None, None, None))

@@ -46,7 +46,7 @@ def test_redelivered_shard_has_the_effect_of_one_delivery(ledger):
     factory, selection, by_key = ledger
     model = CountingModel(ModelSpec(id="mock", kind="echo"))
     run_id = _new_run(factory, selection, model.spec)
-    lookup = lambda bench, record: by_key[record["key"]]
+    lookup = lambda bench, record, options: by_key[record["key"]]
     shards = runs.shard_ids(factory, run_id)
     assert len(shards) == 5  # 35 samples in shards of 8
     first = runs.execute_shard(factory, shards[0], model, lookup, seed=1, lease_seconds=60, owner="w1")
@@ -75,7 +75,7 @@ def test_live_lease_blocks_a_second_worker(ledger):
 def test_unchanged_checkpoint_costs_no_inference_the_second_time(ledger):
     factory, selection, by_key = ledger
     model = CountingModel(ModelSpec(id="mock", kind="echo"))
-    lookup = lambda bench, record: by_key[record["key"]]
+    lookup = lambda bench, record, options: by_key[record["key"]]
     for attempt in range(2):
         run_id = _new_run(factory, selection, model.spec)
         for shard in runs.shard_ids(factory, run_id):

@@ -1,0 +1,1 @@
+"""Command groups that medgrid.cli registers on the main ``medgrid`` group."""

@@ -1,0 +1,117 @@
+"""The grid with real processes on real Postgres and Redis: a REST call, two model pools, scoring.
+
+Both tiny checkpoint families answer two benchmarks through the API under gunicorn, workers
+pinned to their models and the scoring worker; the scores equal those of `medgrid eval`.
+"""
+
+import os
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.grid import Grid, call
+
+pytestmark = pytest.mark.e2e
+WRITE, READ = "w" * 8 + uuid.uuid4().hex, "r" * 8 + uuid.uuid4().hex
+
+
+@pytest.fixture
+def grid(tmp_path, pg_url, tiny_checkpoints, demo_data):
+    from tests.conftest import REDIS_URL
+
+    suffix = uuid.uuid4().hex[:6]
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    ids = {}
+    for family, path in tiny_checkpoints.items():
+        model_id = f"tiny_{family}_{suffix}"
+        ids[family] = model_id
+        (models_dir / f"{model_id}.yaml").write_text(
+            f"id: {model_id}\nkind: hf\nfamily: {family}\npath: {path}\ndevice: cpu\ndtype: float32\n"
+            f"gpus: 0\nbatch_size: 8\nmax_new_tokens: 8\nprompt_style: reasoning\n")
+    env = {**os.environ, "MEDGRID_DATABASE_URL": pg_url, "MEDGRID_REDIS_URL": REDIS_URL,
+           "MEDGRID_MODELS_DIR": str(models_dir), "MEDGRID_DATA_ROOTS": str(demo_data),
+           "MEDGRID_API_WRITE_TOKENS": WRITE, "MEDGRID_API_READ_TOKENS": READ, "MEDGRID_SHARD_SIZE": "8",
+           "MEDGRID_HOME": str(tmp_path / "home"), "MEDGRID_PROGRESS": "false", "HF_HUB_OFFLINE": "1"}
+    grid = Grid(env, tmp_path / "logs")
+    try:
+        grid.run_once("migrate", "db", "upgrade")
+        grid.start_api()
+        for model_id in ids.values():
+            grid.start_worker(model_id)
+        grid.start("scoring", "serve", "scoring")
+        grid.start("sweeper", "serve", "sweeper", "--interval", "2", "--stale-after", "30")
+        grid.models = ids
+        yield grid
+    finally:
+        grid.stop()
+
+
+def wait_for_run(grid, run_id, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, run = call("GET", f"{grid.url}/api/v1/runs/{run_id}", token=READ)
+        assert status == 200, run
+        if run["status"] in ("done", "partial", "failed"):
+            return run
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} did not finish: {run}\n" + "\n".join(grid.tail(n) for n in grid.processes))
+
+
+def test_rest_runs_on_two_model_pools_match_the_embedded_eval(grid, demo_data, tmp_path):
+    from medgrid.settings import Settings
+    from services.embedded import EvalRequest, evaluate
+    from services.models.spec import resolve_spec
+
+    benchmarks = [{"name": "demo", "data": str(demo_data)}, {"name": "slake", "data": str(demo_data / "slake")}]
+    run_ids = {}
+    for family, model_id in grid.models.items():
+        status, body = call("POST", f"{grid.url}/api/v1/runs", {"model": model_id, "benchmarks": benchmarks},
+                            token=WRITE)
+        assert status == 202, body
+        run_ids[family] = body["id"]
+    for family, run_id in run_ids.items():
+        run = wait_for_run(grid, run_id)
+        assert run["status"] == "done", run
+        assert run["progress"]["predictions"] == run["n_samples"] == 35 + 28
+        status, scores = call("GET", f"{grid.url}/api/v1/runs/{run_id}/scores", token=READ)
+        assert status == 200
+        grid_cells = {(s["benchmark"], s["facet"], s["value"], s["metric"]): (s["score"], s["n"])
+                      for s in scores["scores"]}
+        settings = Settings.from_env({"MEDGRID_HOME": str(tmp_path / f"embedded-{family}"),
+                                      "MEDGRID_MODELS_DIR": grid.env["MEDGRID_MODELS_DIR"], "MEDGRID_SHARD_SIZE": "8"})
+        spec = resolve_spec(grid.models[family], settings.models_dir)
+        result = evaluate(EvalRequest(spec, [(b["name"], b["data"]) for b in benchmarks]), settings)
+        embedded = {(c.benchmark, c.facet, c.value, c.metric): (c.value_mean, c.n) for c in result.cells}
+        assert set(grid_cells) == set(embedded)
+        for key, (value, n) in embedded.items():
+            assert grid_cells[key][1] == n and grid_cells[key][0] == pytest.approx(value), key
+        assert ("demo", "all", "all", "accuracy") in grid_cells and ("slake", "all", "all", "accuracy") in grid_cells
+        status, page = call("GET", f"{grid.url}/api/v1/runs/{run_id}/predictions?limit=10", token=READ)
+        assert status == 200 and page["total"] == 63 and len(page["predictions"]) == 10
+
+
+def test_api_security_and_bad_requests(grid, demo_data, tmp_path):
+    url, model = f"{grid.url}/api/v1/runs", next(iter(grid.models.values()))
+    good = {"model": model, "benchmarks": [{"name": "demo", "data": str(demo_data)}]}
+    assert call("POST", url, good)[0] == 401
+    assert call("POST", url, good, token="not-a-token-at-all")[0] == 401
+    assert call("POST", url, good, token=READ)[0] == 403
+    status, body = call("POST", url, {**good, "benchmarks": [{"name": "demo", "data": str(tmp_path)}]}, token=WRITE)
+    assert status == 400 and body["error"] == "data_path_not_allowed"
+    status, body = call("POST", url, {**good, "model": "nope"}, token=WRITE)
+    assert status == 400 and body["error"] == "unknown_model" and model in body["message"]
+    status, body = call("POST", url, {**good, "benchmarks": [{"name": "vqa-rad", "data": str(demo_data)}]}, token=WRITE)
+    assert status == 400 and body["error"] == "unknown_benchmark"
+    status, body = call("POST", url, {**good, "benchmarks": [{"name": "demo", "data": str(demo_data), "limit": 0}]},
+                        token=WRITE)
+    assert status == 400 and body["field"] == "benchmarks[0].limit"
+    assert call("POST", url, raw=b"{not json", token=WRITE)[0] == 400
+    status, body = call("POST", url, raw=b"x" * (2 * 1024 * 1024), token=WRITE)
+    assert status == 413 and "error" in body
+    assert call("GET", f"{grid.url}/api/v1/runs/{uuid.uuid4()}", token=READ)[0] == 404
+    status, spec = call("GET", f"{grid.url}/api/v1/openapi.json")
+    assert status == 200 and "/api/v1/runs" in spec["paths"]
+    assert spec["paths"]["/api/v1/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] \
+        == ["model", "benchmarks"]
