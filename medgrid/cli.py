@@ -114,13 +114,43 @@ def benchmarks():
 
 
 @benchmarks.command("list")
-def benchmarks_list():
+@click.option("--json", "as_json", is_flag=True)
+def benchmarks_list(as_json):
     """List registered benchmarks with their splits and formats."""
     from services.benchmarks import registry
 
+    if as_json:
+        click.echo(json.dumps(registry.describe(), indent=1))
+        return
     for name in registry.names():
         spec = registry.get(name)
         click.echo(f"{name:15s} splits: {','.join(spec.splits):25s} {spec.title}")
+
+
+@benchmarks.command("inspect")
+@click.argument("name")
+@click.option("--data", required=True, help="folder holding the benchmark's files")
+@click.option("--split", default=None)
+@click.option("--option", "adapter_options", multiple=True, metavar="KEY=VALUE")
+@click.option("--decode-images", is_flag=True, help="decode every image, not only check it exists")
+@click.option("--json", "as_json", is_flag=True)
+def benchmarks_inspect(name, data, split, adapter_options, decode_images, as_json):
+    """Say exactly what a benchmark folder holds: counts by answer kind and skill, and every problem found."""
+    from services.benchmarks.inspect import inspect_benchmark
+
+    report = inspect_benchmark(name, data, split, decode_images=decode_images, settings=load_settings(),
+                               **_parse_options(adapter_options))
+    if as_json:
+        click.echo(json.dumps(report, indent=1, default=str))
+        return
+    click.echo(f"{report['benchmark']} ({report['split']}): {report['n']} samples; by answer type "
+               f"{report['by_answer_type']}; closed kinds {report['closed_kind']}")
+    for facet, labels in report["skills"].items():
+        top = sorted(labels.items(), key=lambda kv: -kv[1])[:12]
+        click.echo(f"  {facet}: " + ", ".join(f"{label} {count}" for label, count in top))
+    click.echo(f"{report['error_count']} problem(s)")
+    for error in report["errors"][:20]:
+        click.echo(f"  {error['file']} record {error['record']} field {error['field']}: {error['message']}")
 
 
 @main.group(cls=Group)

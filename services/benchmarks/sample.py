@@ -7,11 +7,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.benchmarks.images import ImageRef
+from services.benchmarks.images import ImageError, ImageRef
 
 ANSWER_TYPES = ("closed", "open", "mcq")
 CLOSED_KINDS = ("yes_no", "choice")
 REASONING_LEVELS = ("understanding", "reasoning")
+
+# Toolkits disagree on what "closed" means; every closed/open sample says which definition it got
+# in ``meta["closed_definition"]``:
+CLOSED_BY_LABEL = "dataset_label"  # the dataset's own OPEN/CLOSED label (SLAKE, VQA-RAD JSON)
+CLOSED_BY_YES_NO = "yes_no_answer"  # closed exactly when the answer is yes/no (parquet copies, PathVQA)
+
+# Keys adapters add to ``Sample.meta`` beside the raw record's own fields:
+#   source_file, source_format   which file and which download layout the sample came from
+#   closed_definition            CLOSED_BY_LABEL or CLOSED_BY_YES_NO (closed/open samples only)
+#   options_in_question          True when the question text already lists the options (MedXpertQA):
+#                                the prompt builder must not list them again
+#   image_placeholders           MMMU: the ``<image N>`` tokens, in the order ``images`` follows
 
 
 class DataError(ValueError):
@@ -75,10 +87,18 @@ class Sample:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def content_hash(self) -> str:
-        """Hash of question, options, answer and image bytes: part of the sample's identity."""
+        """Hash of question, options, answer and image bytes: part of the sample's identity.
+
+        An image that cannot be read is hashed as its reference, marked unreadable, so that one
+        missing file fails its own sample when the run reads it, not the whole run's registration;
+        once the file is there the hash changes, so nothing cached without it is reused.
+        """
         digest = hashlib.sha256(self.text_hash().encode())
         for image in self.images:
-            digest.update(image.sha256().encode())
+            try:
+                digest.update(image.sha256().encode())
+            except ImageError:
+                digest.update(f"unreadable:{image.describe()}".encode())
         return digest.hexdigest()
 
     def record(self) -> dict[str, Any]:

@@ -1,76 +1,83 @@
 """SLAKE: ``train.json`` / ``validate.json`` (``validation.json``) / ``test.json`` + ``imgs/`` or ``imgs.zip``.
 
-English by default (the standard benchmark); Chinese only when ``language`` asks for it, and the
-language is in every sample so that the two are never mixed silently.
+English by default (the standard benchmark: 1,061 of the test split's 2,094 questions); Chinese
+only when ``language`` asks for it. Every sample carries its language, and ``language="all"`` adds a
+``language`` skill facet, so the two are never mixed silently in a score.
+
+Closed vs open is SLAKE's own ``answer_type`` label (``closed="yes_no"`` switches to the yes/no
+definition); 355 of the 416 English closed test questions are yes/no, the rest are choices such
+as "Lung" or "T2".
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from services.benchmarks.images import ImageRef, zip_members
-from services.benchmarks.registry import benchmark, iter_json_records, require
-from services.benchmarks.sample import DataError, Sample, is_yes_no
+from services.benchmarks.files import find_image_source, safe_relative
+from services.benchmarks.registry import benchmark, iter_json_records, report_problem, require, require_text
+from services.benchmarks.sample import CLOSED_BY_LABEL, CLOSED_BY_YES_NO, DataError, Sample, is_yes_no
 
 SPLIT_FILES = {"test": ("test.json",), "validation": ("validate.json", "validation.json"), "train": ("train.json",)}
 LANGUAGES = {"en": ("en",), "zh": ("zh",), "all": ("en", "zh")}
+SKILL_FIELDS = ("content_type", "modality", "location", "base_type")
 
 
 def find_split_file(root: Path, split: str) -> Path:
+    if root.is_file():
+        other = next((s for s, names in SPLIT_FILES.items() if root.name in names), None)
+        if other is not None and other != split:
+            raise DataError(str(root), f"this file is the {other} split; pass split={other!r}")
+        return root
     for name in SPLIT_FILES[split]:
-        for candidate in (root / name, root / "Slake1.0" / name):
+        for candidate in (root / name, root / "Slake1.0" / name, root / "Slake" / name):
             if candidate.is_file():
                 return candidate
     raise DataError(str(root), f"no SLAKE {split} file: expected one of {', '.join(SPLIT_FILES[split])}")
 
 
-def image_resolver(folder: Path):
-    """Return ``name -> ImageRef`` for images under ``imgs/`` or inside an unextracted ``imgs.zip``."""
-    if (folder / "imgs").is_dir():
-        return lambda name: ImageRef.file(folder / "imgs" / name, label=name)
-    archive = folder / "imgs.zip"
-    if archive.is_file():
-        members = zip_members(archive)
-        prefix = "imgs/" if any(m.startswith("imgs/") for m in members) else ""
-
-        def from_zip(name: str) -> ImageRef:
-            return ImageRef.zip_member(archive, prefix + name, label=name)
-
-        return from_zip
-    raise DataError(str(folder), "no SLAKE images: expected an imgs/ folder or imgs.zip")
-
-
-def read_slake(root: Path, split: str, language: str = "en", benchmark_name: str = "slake") -> list[Sample]:
+def read_slake(root: Path, split: str, language: str = "en", benchmark_name: str = "slake", *,
+               closed: str | None = None, images: Path | None = None) -> list[Sample]:
     if language not in LANGUAGES:
         raise DataError(str(root), f"unknown language {language!r}; valid: {', '.join(LANGUAGES)}")
+    if closed not in (None, "label", "yes_no"):
+        raise DataError(str(root), f"unknown closed definition {closed!r}; valid: label, yes_no")
+    by_label = closed in (None, "label")
     path = find_split_file(root, split)
-    resolve = image_resolver(path.parent)
+    source = find_image_source([path.parent], ("imgs",), ("imgs.zip",), ("imgs/",), images, "SLAKE images")
     samples = []
     for index, record in iter_json_records(path):
-        lang = require(record, "q_lang", path, index)
-        if lang not in LANGUAGES[language]:
+        try:
+            lang = require(record, "q_lang", path, index)
+            if lang not in LANGUAGES[language]:
+                continue
+            qid = require(record, "qid", path, index, (int, str))
+            img_name = safe_relative(require(record, "img_name", path, index), path, index, "img_name")
+            question = require(record, "question", path, index).strip()
+            answer = require_text(record, "answer", path, index)
+            label = require(record, "answer_type", path, index).strip().upper()
+            if label not in {"OPEN", "CLOSED"}:
+                raise DataError(str(path), f"expected OPEN or CLOSED, got {label!r}", record=index, field="answer_type")
+        except DataError as exc:
+            report_problem(exc)
             continue
-        qid = require(record, "qid", path, index, (int, str))
-        img_name = require(record, "img_name", path, index)
-        question = require(record, "question", path, index)
-        answer = str(require(record, "answer", path, index, (str, int, float))).strip()
-        answer_type = require(record, "answer_type", path, index).strip().upper()
-        if answer_type not in {"OPEN", "CLOSED"}:
-            raise DataError(str(path), f"expected OPEN or CLOSED, got {answer_type!r}", record=qid, field="answer_type")
-        closed = answer_type == "CLOSED"
-        skills = {"content_type": record.get("content_type"), "modality": record.get("modality"),
-                  "location": record.get("location"), "base_type": record.get("base_type")}
+        yes_no = is_yes_no(answer)
+        is_closed = label == "CLOSED" if by_label else yes_no
+        skills = {key: record.get(key) for key in SKILL_FIELDS}
+        if language == "all":
+            skills["language"] = lang
+        record.update(source_file=str(path), source_format="slake_json",
+                      closed_definition=CLOSED_BY_LABEL if by_label else CLOSED_BY_YES_NO)
         samples.append(Sample(
             id=str(qid),
             benchmark=benchmark_name,
             split=split,
-            question=question.strip(),
+            question=question,
             answer=answer,
-            answer_type="closed" if closed else "open",
-            closed_kind=("yes_no" if is_yes_no(answer) else "choice") if closed else None,
-            images=[resolve(img_name)],
+            answer_type="closed" if is_closed else "open",
+            closed_kind=("yes_no" if yes_no else "choice") if is_closed else None,
+            images=[source.ref(img_name)],
             language=lang,
-            skills={k: v for k, v in skills.items() if v not in (None, "")},
+            skills={k: v for k, v in skills.items() if isinstance(v, str) and v.strip()},
             group=str(record.get("img_id", img_name)),
             meta=record,
         ))
@@ -79,6 +86,9 @@ def read_slake(root: Path, split: str, language: str = "en", benchmark_name: str
 
 @benchmark("slake", title="SLAKE (radiology, English by default)", splits=("test", "validation", "train"),
            default_split="test", formats=("SLAKE json + imgs/", "SLAKE json + imgs.zip"),
-           options={"language": "en (default), zh or all"})
-def load_slake(root: Path, split: str, language: str = "en"):
-    return read_slake(root, split, language)
+           options={"language": "en (default), zh or all (all adds a language facet)",
+                    "closed": "label (default: SLAKE's answer_type) or yes_no (closed = yes/no answer)",
+                    "images": "folder or zip holding the images, when not beside the JSON"},
+           path_options=("images",))
+def load_slake(root: Path, split: str, language: str = "en", closed: str | None = None, images: Path | None = None):
+    return read_slake(root, split, language, closed=closed, images=images)
