@@ -93,7 +93,7 @@ def checkpoints():
 
 
 @checkpoints.command("make-tiny")
-@click.option("--family", required=True, help="architecture family (qwen2_5_vl, llava)")
+@click.option("--family", required=True, help="architecture family (qwen2_5_vl, qwen2_vl, llava, idefics3, gemma3, internvl)")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="folder to write the checkpoint to")
 @click.option("--seed", default=0, show_default=True)
 def make_tiny_command(family, out, seed):
@@ -278,8 +278,10 @@ def demo_command(workdir, family, max_new_tokens):
 
 def _add_command_groups() -> None:
     from medgrid.commands.serve import serve
+    from medgrid.commands.tokens import tokens
 
     main.add_command(serve)
+    main.add_command(tokens)
 
 
 _add_command_groups()

@@ -61,7 +61,7 @@ def evaluate(request: EvalRequest, settings: Settings,
                "seed": settings.seed, "mode": "embedded"}
     run_id = runs.create_run(factory, spec, weights, selections, shard_size=settings.shard_size, options=options)
     by_key = {(s.benchmark.name, sample.id): sample for s in selections for sample in s.samples}
-    adapter = create_adapter(spec, seed=settings.seed)
+    adapter = create_adapter(spec, seed=settings.seed, allow_remote_code=settings.trust_remote_code)
     adapter.load()
     total = sum(len(s.samples) for s in selections)
     tick = progress(total) if progress else None

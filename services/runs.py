@@ -201,14 +201,16 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelA
             continue
         requests.append(GenerationRequest(
             id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(sample.images),
-            answer_type=record["answer_type"],
+            answer_type=record["answer_type"], closed_kind=record.get("closed_kind"),
             option_labels=tuple(o["label"] for o in record.get("options") or [])))
     outputs = []
-    batch = max(1, spec.batch_size)
-    for start in range(0, len(requests), batch):  # hand over a batch at a time so progress moves
-        outputs.extend(adapter.generate(requests[start:start + batch]))
+    # Hand over several batches at a time: the adapter sorts by length and packs by budget inside
+    # a call, and an HTTP backend runs a call's requests concurrently; progress still moves.
+    chunk = max(32, 4 * spec.batch_size)
+    for start in range(0, len(requests), chunk):
+        outputs.extend(adapter.generate(requests[start:start + chunk]))
         if on_progress:
-            on_progress(min(batch, len(requests) - start))
+            on_progress(min(chunk, len(requests) - start))
     generated = [_prediction_row(claim["run_id"], int(o.id), keys[int(o.id)], o.text, o.error, o.latency_s,
                                  o.input_tokens, o.output_tokens) for o in outputs]
     if on_progress and (reused or failures):

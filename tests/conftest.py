@@ -25,8 +25,12 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    import torch
+
     from services.models.tiny import FAMILIES, make_tiny
 
+    # Tiny models gain nothing from threads and lose a lot to contention on a shared 2-core box.
+    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("checkpoints")
     return {family: make_tiny(family, root / family) for family in FAMILIES}
 

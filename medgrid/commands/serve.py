@@ -56,7 +56,7 @@ def serve_worker(model_id, gpus):
     if gpus and len(gpus.split(",")) < spec.gpus:
         raise UserError(f"model {model_id} needs {spec.gpus} GPUs; --gpus gave {gpus}")
     app = create_app(settings)
-    adapter = create_adapter(spec, seed=settings.seed)
+    adapter = create_adapter(spec, seed=settings.seed, allow_remote_code=settings.trust_remote_code)
     adapter.load()
     app.extensions["medgrid"].adapter = adapter
     settings.ready_file.parent.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,78 @@ class ModelSpec:
                 raise SpecError(f"{source}: field {name!r} must be a positive integer, got {data[name]!r}")
         if "trust_remote_code" in data and not isinstance(data["trust_remote_code"], bool):
             raise SpecError(f"{source}: field 'trust_remote_code' must be true or false")
+        _check_extra(data, source)
+        if data.get("kind") == "openai":
+            if not isinstance(data.get("base_url"), str) or not re.match(r"https?://", data["base_url"]):
+                raise SpecError(f"{source}: an openai model needs 'base_url', e.g. http://127.0.0.1:8000/v1")
+            if not (data.get("hub_id") or (data.get("extra") or {}).get("model")):
+                raise SpecError(f"{source}: an openai model needs 'hub_id' (or extra.model): the model name the "
+                                f"server serves")
         return cls(**data)
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+# Keys of ``extra`` each kind understands, with their check and meaning (documented in models/README.md).
+EXTRA_KEYS: dict[str, dict[str, tuple]] = {
+    "hf": {
+        "max_batch_pixels": (_positive_int, "at most this many decoded image pixels (width x height) in one batch"),
+        "max_batch_tokens": (_positive_int, "at most rows x (longest prompt + max_new_tokens) tokens in one batch"),
+        "attn_implementation": (_text, "transformers attention kernel, e.g. sdpa or flash_attention_2"),
+    },
+    "openai": {
+        "model": (_text, "model name the server serves (default: hub_id)"),
+        "api_key_env": (_text, "name of the environment variable holding the API key"),
+        "concurrency": (_positive_int, "requests in flight at once (default: batch_size)"),
+        "timeout_s": (_positive_number, "socket timeout of one HTTP request in seconds (default 120)"),
+        "max_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                        "retries after a 429, a 5xx, a timeout or a dropped connection (default 6)"),
+        "backoff_s": (_positive_number, "first retry delay in seconds, doubled each retry, with jitter (default 1)"),
+        "max_backoff_s": (_positive_number, "longest retry delay in seconds (default 60)"),
+        "request_params": (lambda v: isinstance(v, dict), "extra JSON fields sent with every request"),
+    },
+    "echo": {"reply": (lambda v: isinstance(v, str), "the fixed reply")},
+    "always_yes": {"reply": (lambda v: isinstance(v, str), "the fixed reply (default \\boxed{yes})")},
+    "random": {"phrase": (lambda v: isinstance(v, str), "reply to open and non-yes/no closed questions")},
+    "majority": {
+        "benchmark": (_text, "benchmark whose answer prior is used"),
+        "data": (_text, "folder holding that benchmark's files"),
+        "split": (_text, "split whose answers are counted (default: the benchmark's default split)"),
+        "options": (lambda v: isinstance(v, dict), "benchmark options, e.g. {language: en}"),
+    },
+}
+SECRET_KEYS = {"api_key", "key", "token", "password", "secret", "authorization"}
+
+
+def _check_extra(data: dict, source: str) -> None:
+    extra = data.get("extra", {})
+    if not isinstance(extra, dict):
+        raise SpecError(f"{source}: field 'extra' must be a mapping")
+    secrets = sorted(k for k in extra if str(k).lower() in SECRET_KEYS)
+    if secrets:
+        raise SpecError(f"{source}: extra.{secrets[0]} looks like a secret; never put keys in a spec: set "
+                        f"extra.api_key_env to the NAME of an environment variable that holds it")
+    known = EXTRA_KEYS.get(data.get("kind", "hf"), {})
+    for key, value in extra.items():
+        if key not in known:
+            raise SpecError(f"{source}: unknown key extra.{key} for kind {data.get('kind', 'hf')!r}; "
+                            f"valid: {', '.join(sorted(known)) or '(none)'}")
+        check, meaning = known[key]
+        if not check(value):
+            raise SpecError(f"{source}: extra.{key} is {value!r}; expected {meaning}")
+    if data.get("kind") == "majority" and not all(k in extra for k in ("benchmark", "data")):
+        raise SpecError(f"{source}: a majority baseline needs extra.benchmark and extra.data "
+                        f"(and usually extra.split): the split whose answer prior it replays")
 
 
 def load_spec_file(path: Path) -> ModelSpec:

@@ -103,6 +103,9 @@ class _Cell:
 
 
 class Aggregator:
+    """Collects (sample, judgement) pairs as small integer codes and numbers; ``cells()`` scores
+    them. Partitions are (benchmark label, split); clusters are (partition, group)."""
+
     def __init__(self) -> None:
         self._partitions = _Codes()        # (benchmark label, split) -> code
         self._groups = _Codes()            # (partition code, group) -> cluster code

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import random
 import re
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from services.scoring.text import cached_normalise, normalise, tokens
@@ -46,14 +46,16 @@ class AnswerSpace:
     def option_texts(self) -> tuple[tuple[str, str], ...]:
         """(label, normalised option text)"""
         if self._texts is None:
-            self._texts = tuple((label, cached_normalise(str(o["text"]))) for label, o in zip(self.labels, self._options))
+            pairs = zip(self.labels, self._options)
+            self._texts = tuple((label, cached_normalise(str(o["text"]))) for label, o in pairs)
         return self._texts
 
     @property
     def option_literals(self) -> tuple[tuple[str, str], ...]:
         """(label, option text case-folded with spaces collapsed)"""
         if self._literals is None:
-            self._literals = tuple((label, _cached_literal(str(o["text"]))) for label, o in zip(self.labels, self._options))
+            pairs = zip(self.labels, self._options)
+            self._literals = tuple((label, _cached_literal(str(o["text"]))) for label, o in pairs)
         return self._literals
 
 
@@ -114,16 +116,12 @@ def find_boxed(text: str) -> str | None:
 
 def find_answer_tag(text: str) -> str | None:
     """Content of the last ``<answer>...</answer>`` (an unclosed tag runs to the end)."""
-    if "<answer>" not in text.lower():
-        return None
     found = _ANSWER_TAG.findall(text)
     return found[-1] if found else None
 
 
 def find_answer_is(text: str) -> str | None:
     """The clause after the last "answer is" / "answer:" in the reply."""
-    if "answer" not in text.lower():
-        return None
     found = _ANSWER_IS.findall(text)
     if not found:
         return None
@@ -249,6 +247,7 @@ CHAINS: dict[str, tuple[Step, ...]] = {
     "choice": (BOXED, ANSWER_TAG, ANSWER_IS, EXACT),
     "open": (BOXED, ANSWER_TAG, ANSWER_IS, EXACT),
 }
+
 
 def extract(text: str, space: AnswerSpace, steps: tuple[Step, ...] | None = None,
             fallback: Step | None = None) -> Extraction:

@@ -19,6 +19,7 @@ import unicodedata
 from functools import lru_cache
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_THINK_TAG = re.compile(r"think>", re.IGNORECASE)
 _PARENTHESISED = re.compile(r"\([^()]*\)")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]|\d+(?:[.,]\d+)*|[^\W\d_{_CJK}][^\W_{_CJK}]*")
@@ -36,8 +37,11 @@ NUMBER_WORDS = {
 def strip_think(response: str) -> str:
     """Remove reasoning blocks. An unclosed <think> (output cut at max_new_tokens) leaves no
     answer; a lone </think> (the chat template opened the block) drops everything before it."""
-    if "think>" not in response.lower():
+    if not _THINK_TAG.search(response):
         return response.strip()
+    if (response.count("<think>") == 1 and response.count("</think>") == 1
+            and response.lstrip().startswith("<think>")):  # the usual shape, without regex work
+        return response[response.index("</think>") + len("</think>"):].strip()
     text = _THINK_BLOCK.sub(" ", response)
     lower = text.lower()
     closing = lower.rfind("</think>")

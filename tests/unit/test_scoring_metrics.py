@@ -111,3 +111,14 @@ def test_registry_agrees_on_random_strings():
         assert exact_match(pred, gold) == float(tokens(pred) == tokens(gold) and bool(tokens(pred)))
         assert bleu1(pred, gold) <= token_precision(pred, gold) + 1e-12
         assert rouge_l(pred, gold) <= token_f1(pred, gold) + 1e-12
+
+
+def test_overlap_is_the_multiset_intersection():
+    from collections import Counter
+
+    from services.scoring.metrics import _overlap
+    rng = random.Random(1)
+    for _ in range(500):
+        a = tuple(rng.choices("abcde", k=rng.randint(0, 8)))
+        b = tuple(rng.choices("abcde", k=rng.randint(0, 8)))
+        assert _overlap(a, b) == sum((Counter(a) & Counter(b)).values())

@@ -108,3 +108,14 @@ def test_real_medxpertqa_labels_read_from_boxed_and_from_option_text(shared_data
             continue
         judged = judge(sample, text)
         assert judged.correct and judged.method in ("option_text", "lone_letter"), (record["id"], text, judged)
+
+
+def test_every_scorer_counts_each_closed_answer_exactly_once():
+    from services.scoring import SCORERS
+    replies = {"1": "B", "2": "It is normal, yes", "3": "the left lung", "4": "not present"}
+    for name in SCORERS:
+        cells = score_predictions(samples(), replies, scorer=name, resamples=0).cells
+        counts = {(c.facet, c.value): c.n for c in cells if c.metric == "accuracy" and c.benchmark == "slake"}
+        assert counts[("all", "all")] == 4, name
+        assert counts[("answer_type", "closed")] == 2 and counts[("answer_type", "open")] == 1, name
+        assert counts[("answer_type", "mcq")] == 1, name
