@@ -44,10 +44,10 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable | None = N
     app.extensions["medgrid"] = GridContext(settings, factory, celery, enqueue or make_enqueue(celery),
                                             sample_lookup=SampleCache(settings))
 
-    from api import errors, health, runs, catalog
+    from api import errors, health, runs, catalog, metrics
 
     errors.init_app(app)
-    for blueprint in (health.bp, runs.bp, catalog.bp):
+    for blueprint in (health.bp, runs.bp, catalog.bp, metrics.bp):
         app.register_blueprint(blueprint)
     import worker.tasks  # noqa: F401  registers the task names with this app's Celery
 

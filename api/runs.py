@@ -31,24 +31,34 @@ def create_run():
     from services.benchmarks.registry import UnknownBenchmark
     from services.benchmarks.sample import DataError
     from services.dispatch import submit_run
-    from services.models.spec import UnknownModel, resolve_spec, roster
+    from services.models.spec import UnknownModel, roster
 
     body = _json_body()
     validate(body, CREATE_RUN)
+    if ("model" in body) == ("models" in body):
+        raise ApiError(400, "invalid_request", "give exactly one of 'model' and 'models'", field="model")
     ctx = _ctx()
-    if body["model"] not in roster(ctx.settings.models_dir):  # the API never takes ad-hoc checkpoint paths
-        raise ApiError(400, "unknown_model", str(UnknownModel(body["model"], sorted(roster(ctx.settings.models_dir)))),
-                       field="model")
-    spec = resolve_spec(body["model"], ctx.settings.models_dir)
+    specs = roster(ctx.settings.models_dir)
+    model_ids = [body["model"]] if "model" in body else list(dict.fromkeys(body["models"]))
+    for model_id in model_ids:  # the API never takes ad-hoc checkpoint paths, only registered models
+        if model_id not in specs:
+            raise ApiError(400, "unknown_model", str(UnknownModel(model_id, sorted(specs))),
+                           field="model" if "model" in body else "models")
+    created = []
     try:
-        run_id = submit_run(ctx.factory, ctx.settings, spec, body["benchmarks"], ctx.enqueue)
+        for model_id in model_ids:
+            run_id = submit_run(ctx.factory, ctx.settings, specs[model_id], body["benchmarks"], ctx.enqueue)
+            created.append({"id": run_id, "model": model_id, "links": {"self": f"/api/v1/runs/{run_id}"}})
     except UnknownBenchmark as exc:
         raise ApiError(400, "unknown_benchmark", str(exc), field="benchmarks") from None
     except PermissionError as exc:
         raise ApiError(400, "data_path_not_allowed", str(exc), field="benchmarks") from None
     except DataError as exc:
         raise ApiError(400, "invalid_data", str(exc), field="benchmarks") from None
-    return jsonify({"id": run_id, "status": "queued", "links": {"self": f"/api/v1/runs/{run_id}"}}), 202
+    body = {"runs": created, "status": "queued"}
+    if len(created) == 1:
+        body.update(id=created[0]["id"], links=created[0]["links"])
+    return jsonify(body), 202
 
 
 def _run_or_404(session, run_id: str) -> m.Run:

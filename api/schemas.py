@@ -27,10 +27,12 @@ BENCHMARK_SELECTION = {
 
 CREATE_RUN = {
     "type": "object",
-    "required": ["model", "benchmarks"],
+    "required": ["benchmarks"],
     "additionalProperties": False,
+    "description": "give exactly one of `model` and `models`; one run is created per model",
     "properties": {
         "model": {**NAME, "description": "a model id from GET /api/v1/models"},
+        "models": {"type": "array", "minItems": 1, "maxItems": 20, "items": NAME},
         "benchmarks": {"type": "array", "minItems": 1, "maxItems": 20, "items": BENCHMARK_SELECTION},
     },
 }

@@ -92,12 +92,15 @@ def cancel_run(factory: sessionmaker[Session], run_id: str) -> bool:
         return True
 
 
-def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, *, stale_after: float) -> dict:
-    """Re-enqueue what the broker may have lost: expired leases, and pending shards left alone too long.
+def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, *, stale_after: float,
+          queue_depth: Callable[[str], int] | None = None) -> dict:
+    """Re-enqueue what the broker may have lost: expired leases, and pending shards nobody will deliver.
 
-    A dead worker leaves an expired lease; a flushed Redis leaves pending shards nobody will
-    deliver. Both are found here from the ledger alone. Shards out of attempts are failed, and
-    runs whose shards are all settled are finished (scoring re-enqueued if it never reported).
+    A dead worker leaves an expired lease; a flushed Redis leaves pending shards whose messages
+    are gone. A pending shard counts as lost once it is older than ``stale_after`` *and* its
+    model's queue is empty (``queue_depth``), so a long but healthy queue is never re-filled with
+    duplicates. Shards out of attempts are failed, and runs whose shards are all settled are
+    finished (scoring re-enqueued if it never reported).
     """
     now = runs.utcnow()
     counts = {"requeued": 0, "failed": 0, "finished": 0}
@@ -109,7 +112,18 @@ def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, 
                        and_(m.Shard.status == "pending", m.Shard.updated_at < now - timedelta(seconds=stale_after))))
             .with_for_update(of=m.Shard)).all()
         to_enqueue = []
+        depth_cache: dict[str, int] = {}
+
+        def queue_is_empty(model_id: str) -> bool:
+            if queue_depth is None:
+                return True
+            if model_id not in depth_cache:
+                depth_cache[model_id] = queue_depth(model_queue(model_id))
+            return depth_cache[model_id] == 0
+
         for shard, model_id in rows:
+            if shard.status == "pending" and not queue_is_empty(model_id):
+                continue  # its message is most likely still queued behind others
             if shard.attempts >= settings.max_attempts:
                 shard.status, shard.last_error = "failed", shard.last_error or "lease expired on every attempt"
                 counts["failed"] += 1

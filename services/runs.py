@@ -225,8 +225,14 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelA
     return ShardOutcome(shard_id, "done", generated=len(generated), cached=len(reused), failed_samples=n_failed)
 
 
+def _storable(text: str | None) -> str | None:
+    """Postgres text cannot hold NUL, which a model's byte-level decoding can emit: keep it visible as U+FFFD."""
+    return text.replace("\x00", "\ufffd") if text else text
+
+
 def _prediction_row(run_id, sample_id, key, response, error, latency, tokens_in, tokens_out, cached=False) -> dict:
-    return {"run_id": run_id, "sample_id": sample_id, "cache_key": key, "response": response, "error": error,
+    return {"run_id": run_id, "sample_id": sample_id, "cache_key": key, "response": _storable(response),
+            "error": _storable(error),
             "latency_s": latency, "input_tokens": tokens_in, "output_tokens": tokens_out, "cached": cached,
             "created_at": utcnow()}
 

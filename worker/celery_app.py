@@ -47,3 +47,13 @@ def make_enqueue(celery: Celery):
         celery.send_task(task, args=args, queue=queue)
 
     return enqueue
+
+
+def make_queue_depth(celery: Celery):
+    """``queue_depth(queue) -> int``: messages waiting in a Redis queue (unacked ones excluded)."""
+
+    def queue_depth(queue: str) -> int:
+        with celery.connection_for_read() as connection:
+            return int(connection.default_channel.client.llen(queue))
+
+    return queue_depth

@@ -88,13 +88,21 @@ def serve_sweeper(interval, stale_after, once):
     from api import create_app
     from medgrid.cli import load_settings
     from services.dispatch import sweep
+    from worker.celery_app import make_queue_depth
 
     app = create_app(load_settings())
     ctx = app.extensions["medgrid"]
+    queue_depth = make_queue_depth(ctx.celery)
     while True:
-        counts = sweep(ctx.factory, ctx.settings, ctx.enqueue, stale_after=stale_after)
-        if any(counts.values()):
-            click.echo(f"sweep: {counts}", err=True)
+        try:
+            counts = sweep(ctx.factory, ctx.settings, ctx.enqueue, stale_after=stale_after, queue_depth=queue_depth)
+        except Exception:  # Postgres or Redis briefly away: the next sweep tries again
+            logging.getLogger("medgrid.sweeper").exception("sweep failed")
+            if once:
+                raise
+        else:
+            if any(counts.values()):
+                click.echo(f"sweep: {counts}", err=True)
         if once:
             return
         time.sleep(interval)

@@ -65,12 +65,11 @@ def test_rest_runs_on_two_model_pools_match_the_embedded_eval(grid, demo_data, t
     from services.models.spec import resolve_spec
 
     benchmarks = [{"name": "demo", "data": str(demo_data)}, {"name": "slake", "data": str(demo_data / "slake")}]
-    run_ids = {}
-    for family, model_id in grid.models.items():
-        status, body = call("POST", f"{grid.url}/api/v1/runs", {"model": model_id, "benchmarks": benchmarks},
-                            token=WRITE)
-        assert status == 202, body
-        run_ids[family] = body["id"]
+    status, body = call("POST", f"{grid.url}/api/v1/runs", {"models": list(grid.models.values()),
+                                                            "benchmarks": benchmarks}, token=WRITE)
+    assert status == 202, body  # one REST call, both model pools
+    by_model = {run["model"]: run["id"] for run in body["runs"]}
+    run_ids = {family: by_model[model_id] for family, model_id in grid.models.items()}
     for family, run_id in run_ids.items():
         run = wait_for_run(grid, run_id)
         assert run["status"] == "done", run
@@ -102,6 +101,8 @@ def test_api_security_and_bad_requests(grid, demo_data, tmp_path):
     assert status == 400 and body["error"] == "data_path_not_allowed"
     status, body = call("POST", url, {**good, "model": "nope"}, token=WRITE)
     assert status == 400 and body["error"] == "unknown_model" and model in body["message"]
+    status, body = call("POST", url, {**good, "models": [model]}, token=WRITE)
+    assert status == 400 and "exactly one" in body["message"]
     status, body = call("POST", url, {**good, "benchmarks": [{"name": "vqa-rad", "data": str(demo_data)}]}, token=WRITE)
     assert status == 400 and body["error"] == "unknown_benchmark"
     status, body = call("POST", url, {**good, "benchmarks": [{"name": "demo", "data": str(demo_data), "limit": 0}]},
@@ -113,5 +114,5 @@ def test_api_security_and_bad_requests(grid, demo_data, tmp_path):
     assert call("GET", f"{grid.url}/api/v1/runs/{uuid.uuid4()}", token=READ)[0] == 404
     status, spec = call("GET", f"{grid.url}/api/v1/openapi.json")
     assert status == 200 and "/api/v1/runs" in spec["paths"]
-    assert spec["paths"]["/api/v1/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] \
-        == ["model", "benchmarks"]
+    schema = spec["paths"]["/api/v1/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["benchmarks"] and {"model", "models"} <= set(schema["properties"])

@@ -85,3 +85,21 @@ def test_unchanged_checkpoint_costs_no_inference_the_second_time(ledger):
         cached = session.scalar(select(func.count()).select_from(m.Prediction)
                                 .where(m.Prediction.run_id == run_id, m.Prediction.cached.is_(True)))
     assert cached == 35
+
+
+def test_model_output_with_nul_characters_is_stored(ledger):
+    """Byte-level decoding can emit NUL, which Postgres text rejects; it must not fail the shard."""
+    factory, selection, by_key = ledger
+
+    class NulModel(CountingModel):
+        def generate(self, requests):
+            return [GenerationOutput(r.id, "a\x00b \\boxed{yes}") for r in requests]
+
+    model = NulModel(ModelSpec(id="mock", kind="echo"))
+    run_id = _new_run(factory, selection, model.spec)
+    shard = runs.shard_ids(factory, run_id)[0]
+    outcome = runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]], seed=1, lease_seconds=60)
+    assert outcome.status == "done"
+    with transaction(factory) as session:
+        responses = set(session.scalars(select(m.Prediction.response).where(m.Prediction.run_id == run_id)))
+    assert responses == {"a\ufffdb \\boxed{yes}"}
