@@ -132,3 +132,41 @@ class Score(Base):
     n: Mapped[int] = mapped_column(Integer)
     n_unparsed: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SampleLabel(Base):
+    """An understanding/reasoning label of one sample by one labeller version (services/skills).
+
+    ``probability`` is the labeller's probability of the label it gave; NULL for a dataset's own
+    label (labeller ``dataset``, version = the benchmark), which nothing predicted.
+    """
+
+    __tablename__ = "sample_labels"
+    __table_args__ = (UniqueConstraint("sample_id", "labeller", "labeller_version",
+                                       name="uq_sample_labels_sample_labeller"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    labeller: Mapped[str] = mapped_column(String(100))
+    labeller_version: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(16))
+    probability: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token of the REST API, stored as its sha256 hex digest (the token is shown once).
+
+    A revoked token keeps its row (and its name) so its history stays visible in `medgrid tokens list`.
+    ``scope`` is 'read' or 'write' (a check constraint in migration 0003_api_tokens).
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("name", name="uq_api_tokens_name"),
+                      UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(8))  # read | write
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -277,11 +277,12 @@ def demo_command(workdir, family, max_new_tokens):
 
 
 def _add_command_groups() -> None:
+    from medgrid.commands.scores import report, score
     from medgrid.commands.serve import serve
     from medgrid.commands.tokens import tokens
 
-    main.add_command(serve)
-    main.add_command(tokens)
+    for command in (serve, tokens, score, report):
+        main.add_command(command)
 
 
 _add_command_groups()

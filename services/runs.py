@@ -271,3 +271,19 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
             run.status = "partial" if shard_states - {"done"} else "done"
         run.finished_at = utcnow()
     return cells
+
+
+def stored_cells(factory: sessionmaker[Session], run_id: str, scorer_version: str | None = None) -> tuple[dict, list]:
+    """The run (model id, status) and its stored score cells for one scorer version (default: the current)."""
+    from services import scoring
+
+    version = scorer_version or scoring.SCORER_VERSION
+    with transaction(factory) as session:
+        run = session.get(m.Run, run_id)
+        if run is None:
+            raise KeyError(run_id)
+        rows = session.scalars(select(m.Score).where(m.Score.run_id == run_id, m.Score.scorer == scoring.SCORER_NAME,
+                                                     m.Score.scorer_version == version).order_by(m.Score.id)).all()
+        cells = [scoring.ScoreCell(r.benchmark, r.split, r.facet, r.facet_value, r.metric, r.value, r.ci_low,
+                                   r.ci_high, r.n, r.n_unparsed) for r in rows]
+        return {"id": run.id, "model_id": run.model_id, "status": run.status}, cells

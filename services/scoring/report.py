@@ -142,6 +142,9 @@ def study_tables_markdown(runs: Runs) -> str:
     for name, table in study_tables(runs).items():
         title = "all questions" if name == "all" else f"{name} questions"
         lines += [f"### {table.metric.capitalize()}, {title}", ""]
+        if not table.columns:
+            lines += ["No scored questions carry this label yet (see `medgrid skills label`).", ""]
+            continue
         lines.append("| model | " + " | ".join(_escape(c) for c in table.columns) + " | mean |")
         lines.append("|---|" + "---:|" * (len(table.columns) + 1))
         for model, row in table.rows.items():
