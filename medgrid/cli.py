@@ -279,9 +279,10 @@ def demo_command(workdir, family, max_new_tokens):
 def _add_command_groups() -> None:
     from medgrid.commands.scores import report, score
     from medgrid.commands.serve import serve
+    from medgrid.commands.skills import skills
     from medgrid.commands.tokens import tokens
 
-    for command in (serve, tokens, score, report):
+    for command in (serve, tokens, score, report, skills):
         main.add_command(command)
 
 
