@@ -22,6 +22,7 @@ class GridContext:
     celery: Any = None
     enqueue: Callable | None = None
     adapter: Any = None
+    pinned_model: str | None = None  # a worker's model id (its pool); checkpoints of it may be swapped in
     sample_lookup: Any = None
     extra: dict = field(default_factory=dict)
 
@@ -44,10 +45,10 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable | None = N
     app.extensions["medgrid"] = GridContext(settings, factory, celery, enqueue or make_enqueue(celery),
                                             sample_lookup=SampleCache(settings))
 
-    from api import errors, health, runs, catalog, metrics
+    from api import catalog, checkpoints, errors, health, metrics, runs
 
     errors.init_app(app)
-    for blueprint in (health.bp, runs.bp, catalog.bp, metrics.bp):
+    for blueprint in (health.bp, runs.bp, catalog.bp, checkpoints.bp, metrics.bp):
         app.register_blueprint(blueprint)
     import worker.tasks  # noqa: F401  registers the task names with this app's Celery
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api.schemas import CREATE_RUN
+from api.schemas import CREATE_CHECKPOINT, CREATE_RUN
 
-REQUEST_BODIES = {("/api/v1/runs", "post"): CREATE_RUN}
+REQUEST_BODIES = {("/api/v1/runs", "post"): CREATE_RUN, ("/api/v1/checkpoints", "post"): CREATE_CHECKPOINT}
 
 
 def document(app: Flask) -> dict:

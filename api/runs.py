@@ -78,7 +78,16 @@ def get_run(run_id):
         done = session.scalar(select(func.count()).select_from(m.Prediction).where(m.Prediction.run_id == run_id))
         errors = list(session.scalars(select(m.Shard.last_error).where(m.Shard.run_id == run_id,
                                                                         m.Shard.status == "failed").limit(5)))
+        comparison = None
+        if run.options.get("baseline_run") and run.status == "done":
+            from services.continuous import compare
+
+            deltas = compare(_ctx().factory, run.id, run.options["baseline_run"],
+                             float(run.options.get("regression_threshold", 0.01)))
+            comparison = {"baseline_run": run.options["baseline_run"], "regressed": any(d.regressed for d in deltas),
+                          "benchmarks": [d.__dict__ for d in deltas]}
         return jsonify({"id": run.id, "model_id": run.model_id, "model_weights_hash": run.model_weights_hash,
+                        "comparison": comparison,
                         "status": run.status, "n_samples": run.n_samples,
                         "progress": {"predictions": done, "shards": shards},
                         "failed_shard_errors": errors, "options": run.options,

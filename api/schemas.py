@@ -37,12 +37,19 @@ CREATE_RUN = {
     },
 }
 
-RUN = {
+CREATE_CHECKPOINT = {
     "type": "object",
+    "required": ["model", "path", "name", "benchmarks"],
+    "additionalProperties": False,
+    "description": "a new checkpoint of a registered model, evaluated on that model's worker pool",
     "properties": {
-        "id": {"type": "string"}, "model_id": {"type": "string"}, "status": {"type": "string"},
-        "n_samples": {"type": "integer"}, "progress": {"type": "object"}, "created_at": {"type": "string"},
-        "finished_at": {"type": "string", "nullable": True},
+        "model": {**NAME, "description": "the base model id (its pool evaluates the checkpoint)"},
+        "path": {"type": "string", "minLength": 1, "maxLength": 4096,
+                 "description": "checkpoint folder (with config.json); must lie under MEDGRID_DATA_ROOTS"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 60, "description": "e.g. step-12000"},
+        "benchmarks": CREATE_RUN["properties"]["benchmarks"],
+        "regression_threshold": {"type": "number", "minimum": 0,
+                                 "description": "accuracy drop that counts as a regression (default 0.01)"},
     },
 }
 

@@ -49,12 +49,15 @@ def selections_from_options(options: dict, settings: Settings) -> list[runs.Benc
 
 
 def submit_run(factory: sessionmaker[Session], settings: Settings, spec: ModelSpec, benchmarks: list[dict],
-               enqueue: Enqueue, weights_hash: str | None = None) -> str:
-    options = {"benchmarks": benchmarks, "seed": settings.seed, "mode": "grid"}
+               enqueue: Enqueue, weights_hash: str | None = None, *, queue_model_id: str | None = None,
+               extra_options: dict | None = None) -> str:
+    """Create the run and its shards, then enqueue the shards on the model's queue (or ``queue_model_id``'s)."""
+    options = {"benchmarks": benchmarks, "seed": settings.seed, "mode": "grid", **(extra_options or {})}
     selections = selections_from_options(options, settings)
     run_id = runs.create_run(factory, spec, weights_hash, selections, shard_size=settings.shard_size, options=options)
+    queue = model_queue(queue_model_id or spec.id)
     for shard_id in runs.shard_ids(factory, run_id):
-        enqueue(model_queue(spec.id), SHARD_TASK, [shard_id])
+        enqueue(queue, SHARD_TASK, [shard_id])
     return run_id
 
 
@@ -106,7 +109,7 @@ def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, 
     counts = {"requeued": 0, "failed": 0, "finished": 0}
     with transaction(factory) as session:
         rows = session.execute(
-            select(m.Shard, m.Run.model_id).join(m.Run, m.Run.id == m.Shard.run_id)
+            select(m.Shard, m.Run.model_id, m.Run.options).join(m.Run, m.Run.id == m.Shard.run_id)
             .where(m.Run.status.in_(("queued", "running")),
                    or_(and_(m.Shard.status == "leased", m.Shard.lease_expires_at < now),
                        and_(m.Shard.status == "pending", m.Shard.updated_at < now - timedelta(seconds=stale_after))))
@@ -121,7 +124,8 @@ def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, 
                 depth_cache[model_id] = queue_depth(model_queue(model_id))
             return depth_cache[model_id] == 0
 
-        for shard, model_id in rows:
+        for shard, model_id, options in rows:
+            model_id = (options or {}).get("base_model") or model_id  # checkpoints run on their base's pool
             if shard.status == "pending" and not queue_is_empty(model_id):
                 continue  # its message is most likely still queued behind others
             if shard.attempts >= settings.max_attempts:

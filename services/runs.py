@@ -134,6 +134,12 @@ def cache_key(weights_hash: str | None, content_hash: str, spec: ModelSpec, seed
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+def model_of_shard(factory: sessionmaker[Session], shard_id: int) -> str | None:
+    with transaction(factory) as session:
+        return session.scalar(select(m.Run.model_id).join(m.Shard, m.Shard.run_id == m.Run.id)
+                              .where(m.Shard.id == shard_id))
+
+
 def claim_shard(factory: sessionmaker[Session], shard_id: int, owner: str, lease_seconds: float):
     """Take the shard's lease unless it is finished or someone else holds an unexpired lease."""
     with transaction(factory) as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,23 +43,19 @@ def demo_data(tmp_path_factory) -> Path:
     return build_demo(tmp_path_factory.mktemp("demo"))
 
 
-@pytest.fixture
-def pg_url():
-    """A fresh, empty Postgres database for one test, dropped afterwards."""
+@contextmanager
+def fresh_database():
+    """A new, empty Postgres database; dropped (connections and all) on exit."""
     import psycopg2
     from sqlalchemy.engine import make_url
 
     admin = make_url(PG_URL)
     name = f"medgrid_test_{uuid.uuid4().hex[:12]}"
 
-    def admin_connection():
+    def run(statement):
         connection = psycopg2.connect(host=admin.host, port=admin.port or 5432, user=admin.username,
                                       password=admin.password, dbname=admin.database)
-        connection.autocommit = True
-        return connection
-
-    def run(statement):
-        connection = admin_connection()  # not `with connection`: that opens a transaction block
+        connection.autocommit = True  # CREATE/DROP DATABASE refuse to run inside a transaction block
         try:
             with connection.cursor() as cursor:
                 cursor.execute(statement)
@@ -66,8 +63,17 @@ def pg_url():
             connection.close()
 
     run(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty Postgres database for one test."""
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import traceback
 from celery import Celery, shared_task
 from flask import current_app
 
-from services import dispatch, runs
+from services import continuous, dispatch, runs
 
 log = logging.getLogger("medgrid.worker")
 
@@ -20,11 +20,12 @@ def _ctx():
 @shared_task(name=dispatch.SHARD_TASK, bind=True, acks_late=True)
 def run_shard(self, shard_id: int) -> None:
     ctx = _ctx()
-    adapter = ctx.adapter
-    if adapter is None or not adapter.ready:
+    if ctx.pinned_model is None:
         raise RuntimeError("this worker has no loaded model; start it with `medgrid serve worker --model ID`")
     settings, factory, enqueue = ctx.settings, ctx.factory, ctx.enqueue
     try:
+        model_id = runs.model_of_shard(factory, shard_id)
+        adapter = continuous.ensure_loaded(ctx, model_id, ctx.pinned_model) if model_id else ctx.adapter
         outcome = runs.execute_shard(factory, shard_id, adapter, ctx.sample_lookup, seed=settings.seed,
                                      lease_seconds=settings.lease_seconds)
     except Exception as exc:  # a shard-level failure: count the attempt, retry later or give up
@@ -33,7 +34,7 @@ def run_shard(self, shard_id: int) -> None:
         log.exception("shard %s failed (now %s)", shard_id, status)
         if status == "pending":
             countdown = min(300, 5 * 2 ** max(0, self.request.retries))
-            enqueue_later(ctx.celery, adapter.spec.id, shard_id, countdown)
+            enqueue_later(ctx.celery, ctx.pinned_model, shard_id, countdown)
     else:
         log.info("shard %s: %s", shard_id, outcome)
     run_id = ctx.run_of_shard(shard_id)

@@ -59,6 +59,7 @@ def serve_worker(model_id, gpus):
     adapter = create_adapter(spec, seed=settings.seed, allow_remote_code=settings.trust_remote_code)
     adapter.load()
     app.extensions["medgrid"].adapter = adapter
+    app.extensions["medgrid"].pinned_model = model_id
     settings.ready_file.parent.mkdir(parents=True, exist_ok=True)
     settings.ready_file.write_text(model_id)  # readiness: only now is the model loaded
     logging.getLogger("medgrid.worker").info("model %s loaded; consuming %s", model_id, model_queue(model_id))

@@ -16,22 +16,31 @@ pytestmark = pytest.mark.e2e
 WRITE, READ = "w" * 8 + uuid.uuid4().hex, "r" * 8 + uuid.uuid4().hex
 
 
-@pytest.fixture
-def grid(tmp_path, pg_url, tiny_checkpoints, demo_data):
-    from tests.conftest import REDIS_URL
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory, tiny_checkpoints, demo_data):
+    """One grid for the module: starting gunicorn, two model workers and scoring takes a while."""
+    from tests.conftest import REDIS_URL, fresh_database
 
+    tmp_path = tmp_path_factory.mktemp("grid")
+    with fresh_database() as pg_url:
+        yield from _grid(tmp_path, pg_url, tiny_checkpoints, demo_data, REDIS_URL)
+
+
+def _grid(tmp_path, pg_url, tiny_checkpoints, demo_data, REDIS_URL):
     suffix = uuid.uuid4().hex[:6]
     models_dir = tmp_path / "models"
     models_dir.mkdir()
     ids = {}
-    for family, path in tiny_checkpoints.items():
+    for family in ("qwen2_5_vl", "llava"):  # the two architecture families of the study's roster
+        path = tiny_checkpoints[family]
         model_id = f"tiny_{family}_{suffix}"
         ids[family] = model_id
         (models_dir / f"{model_id}.yaml").write_text(
             f"id: {model_id}\nkind: hf\nfamily: {family}\npath: {path}\ndevice: cpu\ndtype: float32\n"
             f"gpus: 0\nbatch_size: 8\nmax_new_tokens: 8\nprompt_style: reasoning\n")
     env = {**os.environ, "MEDGRID_DATABASE_URL": pg_url, "MEDGRID_REDIS_URL": REDIS_URL,
-           "MEDGRID_MODELS_DIR": str(models_dir), "MEDGRID_DATA_ROOTS": str(demo_data),
+           "MEDGRID_MODELS_DIR": str(models_dir),
+           "MEDGRID_DATA_ROOTS": os.pathsep.join([str(demo_data), str(tmp_path / "checkpoints")]),
            "MEDGRID_API_WRITE_TOKENS": WRITE, "MEDGRID_API_READ_TOKENS": READ, "MEDGRID_SHARD_SIZE": "8",
            "MEDGRID_HOME": str(tmp_path / "home"), "MEDGRID_PROGRESS": "false", "HF_HUB_OFFLINE": "1"}
     grid = Grid(env, tmp_path / "logs")
@@ -42,7 +51,7 @@ def grid(tmp_path, pg_url, tiny_checkpoints, demo_data):
             grid.start_worker(model_id)
         grid.start("scoring", "serve", "scoring")
         grid.start("sweeper", "serve", "sweeper", "--interval", "2", "--stale-after", "30")
-        grid.models = ids
+        grid.models, grid.tmp = ids, tmp_path
         yield grid
     finally:
         grid.stop()
@@ -116,3 +125,30 @@ def test_api_security_and_bad_requests(grid, demo_data, tmp_path):
     assert status == 200 and "/api/v1/runs" in spec["paths"]
     schema = spec["paths"]["/api/v1/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["benchmarks"] and {"model", "models"} <= set(schema["properties"])
+
+
+def test_a_new_checkpoint_is_evaluated_on_its_base_pool_and_compared(grid, demo_data):
+    """Continuous evaluation: the llava pool swaps in a retrained checkpoint and reports against the base."""
+    from services.models.tiny import make_tiny
+
+    base = grid.models["llava"]
+    benchmarks = [{"name": "demo", "data": str(demo_data)}]
+    status, body = call("POST", f"{grid.url}/api/v1/runs", {"model": base, "benchmarks": benchmarks}, token=WRITE)
+    assert status == 202, body
+    assert wait_for_run(grid, body["id"])["status"] == "done"
+    retrained = make_tiny("llava", grid.tmp / "checkpoints" / "step-2", seed=7)  # different weights, same family
+    status, body = call("POST", f"{grid.url}/api/v1/checkpoints",
+                        {"model": base, "path": str(retrained), "name": "step-2", "benchmarks": benchmarks}, token=WRITE)
+    assert status == 202, body
+    assert body["baseline_run"]  # the newest finished run of the base model
+    run = wait_for_run(grid, body["id"])
+    assert run["status"] == "done" and run["model_id"] == f"{base}--step-2"
+    comparison = run["comparison"]
+    assert comparison["baseline_run"] == body["baseline_run"] and isinstance(comparison["regressed"], bool)
+    (delta,) = comparison["benchmarks"]
+    assert delta["benchmark"] == "demo" and delta["delta"] == pytest.approx(delta["current"] - delta["baseline"])
+    status, outside = call("POST", f"{grid.url}/api/v1/checkpoints",
+                           {"model": base, "path": "/etc", "name": "x", "benchmarks": benchmarks}, token=WRITE)
+    assert status == 400 and outside["error"] == "data_path_not_allowed"
+    status, board = call("GET", f"{grid.url}/api/v1/leaderboard", token=READ)
+    assert status == 200 and {f"{base}--step-2", base} <= {row["model"] for row in board["models"]}
