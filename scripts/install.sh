@@ -8,5 +8,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
-.venv/bin/python -m pip install --quiet -e ".[models,demo,test]"
+.venv/bin/python -m pip install --quiet -e ".[models,demo,skills,test]"
 echo "medgrid installed in .venv"

@@ -245,13 +245,18 @@ def _prediction_row(run_id, sample_id, key, response, error, latency, tokens_in,
 
 # -- scoring -----------------------------------------------------------------------------------
 
-def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resamples: int) -> list:
+def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resamples: int,
+              labeller: str | None = None) -> list:
     """Judge every stored prediction of the run with the current scorers and write score rows.
 
     Older score rows stay (they carry their scorer version); re-scoring with the same version
     replaces that version's rows, so the result is identical however often it runs.
+    Understanding/reasoning slices use the sample's own label (MedXpertQA) or the stored label of
+    ``labeller`` (newest labeller when None); the facet ``reasoning_labeller`` in the score rows
+    says which labeller, at which version, produced the labels of each benchmark.
     """
     from services import scoring
+    from services.skills.store import labels_for
 
     with transaction(factory) as session:
         run = session.get(m.Run, run_id)
@@ -259,8 +264,14 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
             raise KeyError(run_id)
         rows = session.execute(select(m.Prediction, m.Sample.record).join(m.Sample, m.Sample.id == m.Prediction.sample_id)
                                .where(m.Prediction.run_id == run_id).order_by(m.Prediction.sample_id)).all()
+        labels = labels_for(session, [prediction.sample_id for prediction, _ in rows], labeller=labeller)
         items = []
         for prediction, record in rows:
+            label = labels.get(prediction.sample_id)
+            if label is not None:
+                record = {**record, "reasoning_level": label.label,
+                          "skills": {**(record.get("skills") or {}),
+                                     "reasoning_labeller": f"{label.labeller} {label.version}"}}
             judgement = scoring.judge(record, prediction.response, prediction.error)
             prediction.extracted, prediction.extraction_method = judgement.extracted, judgement.method
             prediction.correct, prediction.scorer_version = judgement.correct, scoring.SCORER_VERSION

@@ -103,3 +103,25 @@ def test_model_output_with_nul_characters_is_stored(ledger):
     with transaction(factory) as session:
         responses = set(session.scalars(select(m.Prediction.response).where(m.Prediction.run_id == run_id)))
     assert responses == {"a\ufffdb \\boxed{yes}"}
+
+
+def test_scores_split_by_stored_labels_and_name_the_labeller(ledger):
+    from services.skills.labeller import Label
+    from services.skills.store import store_labels
+
+    factory, selection, by_key = ledger
+    model = CountingModel(ModelSpec(id="mock", kind="echo"))
+    run_id = _new_run(factory, selection, model.spec)
+    for shard in runs.shard_ids(factory, run_id):
+        runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]], seed=1, lease_seconds=60)
+    keys = [s.id for s in selection.samples]
+    labels = [Label(key, "reasoning" if i % 5 == 0 else "understanding", 0.9, "lr-test", "1.abc")
+              for i, key in enumerate(keys)]
+    with transaction(factory) as session:
+        rows = dict(session.execute(select(m.Sample.key, m.Sample.id).where(m.Sample.benchmark == "demo")).all())
+        store_labels(session, labels, rows)
+    cells = runs.score_run(factory, run_id, seed=1, resamples=20)
+    levels = {c.value: c.n for c in cells if c.facet == "reasoning_level" and c.metric == "accuracy"}
+    assert levels == {"reasoning": 7, "understanding": 28}
+    labellers = {c.value: c.n for c in cells if c.facet == "reasoning_labeller" and c.metric == "accuracy"}
+    assert labellers == {"lr-test 1.abc": 35}
