@@ -277,12 +277,13 @@ def demo_command(workdir, family, max_new_tokens):
 
 
 def _add_command_groups() -> None:
+    from medgrid.commands.client import follow, submit
     from medgrid.commands.scores import report, score
     from medgrid.commands.serve import serve
     from medgrid.commands.skills import skills
     from medgrid.commands.tokens import tokens
 
-    for command in (serve, tokens, score, report, skills):
+    for command in (serve, tokens, score, report, skills, submit, follow):
         main.add_command(command)
 
 

@@ -5,6 +5,7 @@ pinned to their models and the scoring worker; the scores equal those of `medgri
 """
 
 import os
+import re
 import time
 import uuid
 
@@ -152,3 +153,21 @@ def test_a_new_checkpoint_is_evaluated_on_its_base_pool_and_compared(grid, demo_
     assert status == 400 and outside["error"] == "data_path_not_allowed"
     status, board = call("GET", f"{grid.url}/api/v1/leaderboard", token=READ)
     assert status == 200 and {f"{base}--step-2", base} <= {row["model"] for row in board["models"]}
+
+
+def test_cli_submits_and_follows_a_run_through_the_api(grid, demo_data):
+    import subprocess
+
+    from tests.e2e.grid import MEDGRID
+
+    env = {**grid.env, "MEDGRID_API_URL": grid.url, "MEDGRID_API_TOKEN": WRITE}
+    result = subprocess.run([MEDGRID, "submit", "--model", grid.models["qwen2_5_vl"], "--benchmark",
+                             f"slake={demo_data / 'slake'}", "--limit", "12"], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "queued" in result.stdout and "done" in result.stdout
+    assert re.search(r"slake\s+test\s+all\s+12\s+\d\.\d{4}", result.stdout), result.stdout
+    refused = subprocess.run([MEDGRID, "submit", "--model", grid.models["qwen2_5_vl"], "--benchmark",
+                              f"slake={demo_data / 'slake'}", "--token", READ], capture_output=True, text=True,
+                             env=env, timeout=60)
+    assert refused.returncode == 2 and "403" in refused.stderr and "Traceback" not in refused.stderr
