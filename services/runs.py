@@ -262,20 +262,26 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
         run = session.get(m.Run, run_id)
         if run is None:
             raise KeyError(run_id)
-        rows = session.execute(select(m.Prediction, m.Sample.record).join(m.Sample, m.Sample.id == m.Prediction.sample_id)
+        # Plain rows, not ORM objects: a run can hold a million predictions.
+        rows = session.execute(select(m.Prediction.id, m.Prediction.sample_id, m.Prediction.response,
+                                      m.Prediction.error, m.Sample.record)
+                               .join(m.Sample, m.Sample.id == m.Prediction.sample_id)
                                .where(m.Prediction.run_id == run_id).order_by(m.Prediction.sample_id)).all()
-        labels = labels_for(session, [prediction.sample_id for prediction, _ in rows], labeller=labeller)
-        items = []
-        for prediction, record in rows:
-            label = labels.get(prediction.sample_id)
+        labels = labels_for(session, [row.sample_id for row in rows], labeller=labeller)
+        items, updates = [], []
+        for prediction_id, sample_id, response, error, record in rows:
+            label = labels.get(sample_id)
             if label is not None:
                 record = {**record, "reasoning_level": label.label,
                           "skills": {**(record.get("skills") or {}),
                                      "reasoning_labeller": f"{label.labeller} {label.version}"}}
-            judgement = scoring.judge(record, prediction.response, prediction.error)
-            prediction.extracted, prediction.extraction_method = judgement.extracted, judgement.method
-            prediction.correct, prediction.scorer_version = judgement.correct, scoring.SCORER_VERSION
+            judgement = scoring.judge(record, response, error)
+            updates.append({"id": prediction_id, "extracted": judgement.extracted,
+                            "extraction_method": judgement.method, "correct": judgement.correct,
+                            "scorer_version": scoring.SCORER_VERSION})
             items.append((record, judgement))
+        for start in range(0, len(updates), 5000):  # bulk UPDATE by primary key (executemany)
+            session.execute(update(m.Prediction), updates[start:start + 5000])
         cells = scoring.aggregate(items, seed=seed, resamples=resamples)
         session.query(m.Score).filter(m.Score.run_id == run_id, m.Score.scorer == scoring.SCORER_NAME,
                                       m.Score.scorer_version == scoring.SCORER_VERSION).delete()
