@@ -26,15 +26,10 @@ class GridContext:
     sample_lookup: Any = None
     extra: dict = field(default_factory=dict)
 
-    def run_of_shard(self, shard_id: int):
-        from services.dispatch import run_of_shard
-
-        return run_of_shard(self.factory, shard_id)
-
 
 def create_app(settings: Settings | None = None, *, enqueue: Callable | None = None) -> Flask:
     from db.session import make_engine, make_sessionmaker
-    from services.dispatch import SampleCache
+    from services.dispatch import ImageCache
     from worker.celery_app import celery_init_app, make_enqueue
 
     settings = settings or Settings.from_env()
@@ -43,7 +38,7 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable | None = N
     factory = make_sessionmaker(make_engine(settings.resolved_database_url))
     celery = celery_init_app(app)
     app.extensions["medgrid"] = GridContext(settings, factory, celery, enqueue or make_enqueue(celery),
-                                            sample_lookup=SampleCache(settings))
+                                            sample_lookup=ImageCache(settings))
 
     from api import catalog, checkpoints, errors, health, metrics, runs
 

@@ -92,7 +92,12 @@ def current_revision(url: str) -> str | None:
 
 
 def upsert(session: Session, table, rows: list[dict], conflict: list[str], update: list[str]) -> None:
-    """INSERT ... ON CONFLICT (conflict) DO UPDATE SET update: one statement on SQLite and Postgres."""
+    """INSERT ... ON CONFLICT (conflict) DO UPDATE SET update, on SQLite and Postgres.
+
+    The statement is built without the rows and executed with them as parameters, so SQLAlchemy
+    caches its compiled form and sends one batched multi-row INSERT ("insertmanyvalues") instead
+    of compiling a new statement for every call. Every row must have the same keys.
+    """
     if not rows:
         return
     dialect = session.get_bind().dialect.name
@@ -102,10 +107,10 @@ def upsert(session: Session, table, rows: list[dict], conflict: list[str], updat
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only the two dialects are supported
         raise RuntimeError(f"unsupported database dialect {dialect}")
-    statement = insert(table).values(rows)
+    statement = insert(table)
     if update:
         statement = statement.on_conflict_do_update(
             index_elements=conflict, set_={c: statement.excluded[c] for c in update})
     else:
         statement = statement.on_conflict_do_nothing(index_elements=conflict)
-    session.execute(statement)
+    session.execute(statement, rows)

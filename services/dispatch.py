@@ -13,7 +13,7 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import models as m
@@ -63,13 +63,10 @@ def submit_run(factory: sessionmaker[Session], settings: Settings, spec: ModelSp
 
 def finish_if_complete(factory: sessionmaker[Session], run_id: str, enqueue: Enqueue) -> bool:
     """Move a run whose shards are all settled to 'scoring' and enqueue scoring, exactly once."""
-    with transaction(factory) as session:
-        unsettled = exists().where(m.Shard.run_id == run_id, m.Shard.status.in_(("pending", "leased")))
-        moved = session.execute(update(m.Run).where(m.Run.id == run_id, m.Run.status.in_(("queued", "running")), ~unsettled)
-                                .values(status="scoring")).rowcount
+    moved = runs.settle_run(factory, run_id)
     if moved:
         enqueue(SCORING_QUEUE, SCORE_TASK, [run_id])
-    return bool(moved)
+    return moved
 
 
 def record_shard_failure(factory: sessionmaker[Session], shard_id: int, error: str, max_attempts: int) -> str:
@@ -153,14 +150,20 @@ def run_of_shard(factory: sessionmaker[Session], shard_id: int) -> str | None:
         return session.scalar(select(m.Shard.run_id).where(m.Shard.id == shard_id))
 
 
-class SampleCache:
-    """A worker's view of benchmark samples (with image references), read once per selection."""
+class ImageCache:
+    """A worker's way to a sample's images: the references stored with the sample, or, for images
+    held inline in a data file, the benchmark read once per selection."""
 
     def __init__(self, settings: Settings, capacity: int = 4):
         self.settings, self.capacity = settings, capacity
         self._selections: OrderedDict[str, dict] = OrderedDict()
 
-    def __call__(self, benchmark: str, record: dict, options: dict):
+    def __call__(self, benchmark: str, record: dict, options: dict) -> list:
+        from services.benchmarks.images import ImageRef
+
+        stored = [ImageRef.from_json(image) for image in record.get("images") or []]
+        if all(ref is not None for ref in stored):
+            return stored
         for item in options["benchmarks"]:
             if item["name"] != benchmark:
                 continue
@@ -173,5 +176,5 @@ class SampleCache:
             self._selections.move_to_end(key)
             samples = self._selections[key]
             if record["key"] in samples:
-                return samples[record["key"]]
+                return samples[record["key"]].images
         raise KeyError(f"sample {record['key']} of {benchmark} is no longer in the data the run named")

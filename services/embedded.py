@@ -66,7 +66,7 @@ def evaluate(request: EvalRequest, settings: Settings,
     total = sum(len(s.samples) for s in selections)
     tick = progress(total) if progress else None
     for shard_id in runs.shard_ids(factory, run_id):
-        runs.execute_shard(factory, shard_id, adapter, lambda bench, record, _options: by_key[(bench, record["key"])],
+        runs.execute_shard(factory, shard_id, adapter, lambda bench, record, _options: by_key[(bench, record["key"])].images,
                            seed=settings.seed, lease_seconds=settings.lease_seconds, on_progress=tick)
     cells = runs.score_run(factory, run_id, seed=settings.seed, resamples=settings.bootstrap_resamples)
     return EvalResult(run_id, cells, total, url)

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import models as m
 from db.session import transaction, upsert
 from services import prompts
 from services.benchmarks.registry import Benchmark
-from services.benchmarks.sample import Sample
 from services.models.base import GenerationRequest, ModelAdapter
 from services.models.spec import ModelSpec
 
@@ -64,6 +63,8 @@ class ShardOutcome:
     generated: int = 0
     cached: int = 0
     failed_samples: int = 0
+    run_id: str | None = None
+    run_complete: bool = False  # this shard settled the run's last open shard: score it now
 
 
 # -- registration ------------------------------------------------------------------------------
@@ -134,57 +135,73 @@ def cache_key(weights_hash: str | None, content_hash: str, spec: ModelSpec, seed
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def model_of_shard(factory: sessionmaker[Session], shard_id: int) -> str | None:
-    with transaction(factory) as session:
-        return session.scalar(select(m.Run.model_id).join(m.Shard, m.Shard.run_id == m.Run.id)
-                              .where(m.Shard.id == shard_id))
-
-
-def claim_shard(factory: sessionmaker[Session], shard_id: int, owner: str, lease_seconds: float):
+def _claim(session: Session, shard_id: int, owner: str, lease_seconds: float) -> dict | None:
     """Take the shard's lease unless it is finished or someone else holds an unexpired lease."""
+    shard = session.execute(select(m.Shard).where(m.Shard.id == shard_id).with_for_update()).scalar_one_or_none()
+    if shard is None or shard.status in ("done", "failed", "cancelled"):
+        return None
+    run = session.get(m.Run, shard.run_id)
+    if run.status == "cancelled":
+        shard.status = "cancelled"
+        return None
+    now = utcnow()
+    if shard.status == "leased" and shard.lease_owner != owner and (_aware(shard.lease_expires_at) or now) > now:
+        return None
+    shard.status, shard.lease_owner = "leased", owner
+    shard.lease_expires_at = now + timedelta(seconds=lease_seconds)
+    shard.attempts += 1
+    if run.status == "queued":
+        run.status, run.started_at = "running", now
+    return {"run_id": shard.run_id, "model_id": run.model_id, "benchmark": shard.benchmark,
+            "sample_ids": list(shard.sample_ids), "attempts": shard.attempts,
+            "weights_hash": run.model_weights_hash, "options": dict(run.options)}
+
+
+def claim_shard(factory: sessionmaker[Session], shard_id: int, owner: str, lease_seconds: float) -> dict | None:
     with transaction(factory) as session:
-        shard = session.execute(select(m.Shard).where(m.Shard.id == shard_id).with_for_update()).scalar_one_or_none()
-        if shard is None or shard.status in ("done", "failed", "cancelled"):
-            return None
-        run = session.get(m.Run, shard.run_id)
-        if run.status == "cancelled":
-            shard.status = "cancelled"
-            return None
-        now = utcnow()
-        if shard.status == "leased" and shard.lease_owner != owner and (_aware(shard.lease_expires_at) or now) > now:
-            return None
-        shard.status, shard.lease_owner = "leased", owner
-        shard.lease_expires_at = now + timedelta(seconds=lease_seconds)
-        shard.attempts += 1
-        if run.status == "queued":
-            run.status, run.started_at = "running", now
-        return {"run_id": shard.run_id, "benchmark": shard.benchmark, "sample_ids": list(shard.sample_ids),
-                "weights_hash": run.model_weights_hash, "options": dict(run.options)}
+        return _claim(session, shard_id, owner, lease_seconds)
 
 
-# (benchmark name, stored sample record, run options) -> the Sample with its image references
-SampleLookup = Callable[[str, dict, dict], Sample]
+def _cache_may_hit(session: Session, run_id: str, model_id: str, weights_hash: str | None) -> bool:
+    """Only an earlier run of the same weights can have predictions to reuse; asking the small runs
+    table first spares every shard of a new model a lookup in the (large) predictions table."""
+    same = m.Run.model_weights_hash == weights_hash if weights_hash else m.Run.model_id == model_id
+    return session.scalar(select(m.Run.id).where(same, m.Run.id != run_id).limit(1)) is not None
 
 
-def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelAdapter, lookup: SampleLookup, *,
+# (benchmark name, stored sample record, run options) -> the sample's image references
+ImageLookup = Callable[[str, dict, dict], list]
+# A fixed adapter, or (the run's model id -> a loaded adapter) for workers that swap checkpoints in.
+AdapterSource = ModelAdapter | Callable[[str], ModelAdapter]
+
+
+def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: AdapterSource, lookup: ImageLookup, *,
                   seed: int, lease_seconds: float, owner: str | None = None,
                   on_progress: Callable[[int], None] | None = None) -> ShardOutcome:
+    """Claim, generate, store: two transactions around the model call, whatever happens in between."""
     owner = owner or worker_identity()
-    claim = claim_shard(factory, shard_id, owner, lease_seconds)
-    if claim is None:
-        return ShardOutcome(shard_id, "skipped")
-    spec = adapter.spec
     with transaction(factory) as session:
+        claim = _claim(session, shard_id, owner, lease_seconds)
+        if claim is None:
+            return ShardOutcome(shard_id, "skipped")
         rows = session.execute(select(m.Sample.id, m.Sample.content_hash, m.Sample.record)
                                .where(m.Sample.id.in_(claim["sample_ids"]))).all()
-        keys = {pk: cache_key(claim["weights_hash"], digest, spec, seed) for pk, digest, _ in rows}
-        done = set(session.scalars(select(m.Prediction.sample_id).where(
+        # On a first attempt nothing of this shard can be stored yet; a retry resumes where it stopped.
+        done = set() if claim["attempts"] == 1 else set(session.scalars(select(m.Prediction.sample_id).where(
             m.Prediction.run_id == claim["run_id"], m.Prediction.sample_id.in_(claim["sample_ids"]))))
-        cached = {}
-        for prediction in session.scalars(select(m.Prediction).where(
-                m.Prediction.cache_key.in_(list(keys.values())), m.Prediction.error.is_(None),
-                m.Prediction.response.is_not(None))):
-            cached.setdefault(prediction.cache_key, prediction)
+        cache_may_hit = _cache_may_hit(session, claim["run_id"], claim["model_id"], claim["weights_hash"])
+    if not hasattr(adapter, "generate"):
+        adapter = adapter(claim["model_id"])
+    spec = adapter.spec
+    keys = {pk: cache_key(claim["weights_hash"], digest, spec, seed) for pk, digest, _ in rows}
+    cached = {}
+    if cache_may_hit:
+        with transaction(factory) as session:
+            for hit in session.execute(select(m.Prediction.cache_key, m.Prediction.response, m.Prediction.latency_s,
+                                              m.Prediction.input_tokens, m.Prediction.output_tokens)
+                                       .where(m.Prediction.cache_key.in_(list(keys.values())),
+                                              m.Prediction.error.is_(None), m.Prediction.response.is_not(None))):
+                cached.setdefault(hit.cache_key, hit)
     records = {pk: record for pk, _, record in rows}
     todo, reused = [], []
     for pk in claim["sample_ids"]:
@@ -200,13 +217,13 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelA
     for pk in todo:
         record = records[pk]
         try:
-            sample = lookup(claim["benchmark"], record, claim["options"])
+            images = lookup(claim["benchmark"], record, claim["options"])
         except Exception as exc:  # the sample vanished or changed on disk: record it, go on
             failures.append(_prediction_row(claim["run_id"], pk, keys[pk], None, f"{type(exc).__name__}: {exc}",
                                             None, None, None))
             continue
         requests.append(GenerationRequest(
-            id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(sample.images),
+            id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(images),
             answer_type=record["answer_type"], closed_kind=record.get("closed_kind"),
             option_labels=tuple(o["label"] for o in record.get("options") or [])))
     outputs = []
@@ -224,11 +241,25 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: ModelA
     with transaction(factory) as session:
         upsert(session, m.Prediction.__table__, reused + failures + generated, ["run_id", "sample_id"],
                ["cache_key", "response", "error", "latency_s", "input_tokens", "output_tokens", "cached"])
-        shard = session.execute(select(m.Shard).where(m.Shard.id == shard_id).with_for_update()).scalar_one()
-        if shard.lease_owner == owner and shard.status == "leased":
-            shard.status, shard.lease_owner, shard.lease_expires_at = "done", None, None
+        finished = session.execute(
+            update(m.Shard).where(m.Shard.id == shard_id, m.Shard.lease_owner == owner, m.Shard.status == "leased")
+            .values(status="done", lease_owner=None, lease_expires_at=None, updated_at=utcnow())).rowcount
+        run_complete = bool(finished) and _settle_run(session, claim["run_id"])
     n_failed = sum(1 for row in failures + generated if row["error"])
-    return ShardOutcome(shard_id, "done", generated=len(generated), cached=len(reused), failed_samples=n_failed)
+    return ShardOutcome(shard_id, "done", generated=len(generated), cached=len(reused), failed_samples=n_failed,
+                        run_id=claim["run_id"], run_complete=run_complete)
+
+
+def _settle_run(session: Session, run_id: str) -> bool:
+    """Move a run whose shards are all settled from running to scoring; True for the one caller that did."""
+    unsettled = exists().where(m.Shard.run_id == run_id, m.Shard.status.in_(("pending", "leased")))
+    return bool(session.execute(update(m.Run).where(m.Run.id == run_id, m.Run.status.in_(("queued", "running")),
+                                                    ~unsettled).values(status="scoring")).rowcount)
+
+
+def settle_run(factory: sessionmaker[Session], run_id: str) -> bool:
+    with transaction(factory) as session:
+        return _settle_run(session, run_id)
 
 
 def _storable(text: str | None) -> str | None:

@@ -22,12 +22,11 @@ def run_shard(self, shard_id: int) -> None:
     ctx = _ctx()
     if ctx.pinned_model is None:
         raise RuntimeError("this worker has no loaded model; start it with `medgrid serve worker --model ID`")
-    settings, factory, enqueue = ctx.settings, ctx.factory, ctx.enqueue
+    settings, factory = ctx.settings, ctx.factory
     try:
-        model_id = runs.model_of_shard(factory, shard_id)
-        adapter = continuous.ensure_loaded(ctx, model_id, ctx.pinned_model) if model_id else ctx.adapter
-        outcome = runs.execute_shard(factory, shard_id, adapter, ctx.sample_lookup, seed=settings.seed,
-                                     lease_seconds=settings.lease_seconds)
+        outcome = runs.execute_shard(factory, shard_id,
+                                     lambda model_id: continuous.ensure_loaded(ctx, model_id, ctx.pinned_model),
+                                     ctx.sample_lookup, seed=settings.seed, lease_seconds=settings.lease_seconds)
     except Exception as exc:  # a shard-level failure: count the attempt, retry later or give up
         status = dispatch.record_shard_failure(factory, shard_id, "".join(traceback.format_exception(exc)),
                                                settings.max_attempts)
@@ -35,11 +34,14 @@ def run_shard(self, shard_id: int) -> None:
         if status == "pending":
             countdown = min(300, 5 * 2 ** max(0, self.request.retries))
             enqueue_later(ctx.celery, ctx.pinned_model, shard_id, countdown)
-    else:
-        log.info("shard %s: %s", shard_id, outcome)
-    run_id = ctx.run_of_shard(shard_id)
-    if run_id:
-        dispatch.finish_if_complete(factory, run_id, enqueue)
+        else:  # failed for good: this may have been the run's last open shard
+            run_id = dispatch.run_of_shard(factory, shard_id)
+            if run_id:
+                dispatch.finish_if_complete(factory, run_id, ctx.enqueue)
+        return
+    log.info("shard %s: %s", shard_id, outcome)
+    if outcome.run_complete:
+        ctx.enqueue(dispatch.SCORING_QUEUE, dispatch.SCORE_TASK, [outcome.run_id])
 
 
 def enqueue_later(celery: Celery, model_id: str, shard_id: int, countdown: float) -> None:

@@ -203,6 +203,18 @@ class ImageRef:
     def sha256(self) -> str:
         return hashlib.sha256(self.read_bytes()).hexdigest()
 
+    @classmethod
+    def from_json(cls, data: dict) -> "ImageRef | None":
+        """The reference ``to_json`` described; None for inline bytes, which only the data file holds."""
+        kind = data.get("kind")
+        if kind == "file":
+            return cls.file(data["path"], label=data.get("label"))
+        if kind == "zip":
+            return cls.zip_member(data["path"], data["member"], label=data.get("label"))
+        if kind == "parquet":
+            return cls.parquet_cell(data["path"], data["row"], data["column"], label=data.get("label"))
+        return None
+
     def to_json(self) -> dict:
         """A JSON-safe description (image bytes are not copied)."""
         out = {"kind": self.kind, "path": self.path}

@@ -46,7 +46,7 @@ def test_redelivered_shard_has_the_effect_of_one_delivery(ledger):
     factory, selection, by_key = ledger
     model = CountingModel(ModelSpec(id="mock", kind="echo"))
     run_id = _new_run(factory, selection, model.spec)
-    lookup = lambda bench, record, options: by_key[record["key"]]
+    lookup = lambda bench, record, options: by_key[record["key"]].images
     shards = runs.shard_ids(factory, run_id)
     assert len(shards) == 5  # 35 samples in shards of 8
     first = runs.execute_shard(factory, shards[0], model, lookup, seed=1, lease_seconds=60, owner="w1")
@@ -75,7 +75,7 @@ def test_live_lease_blocks_a_second_worker(ledger):
 def test_unchanged_checkpoint_costs_no_inference_the_second_time(ledger):
     factory, selection, by_key = ledger
     model = CountingModel(ModelSpec(id="mock", kind="echo"))
-    lookup = lambda bench, record, options: by_key[record["key"]]
+    lookup = lambda bench, record, options: by_key[record["key"]].images
     for attempt in range(2):
         run_id = _new_run(factory, selection, model.spec)
         for shard in runs.shard_ids(factory, run_id):
@@ -98,7 +98,7 @@ def test_model_output_with_nul_characters_is_stored(ledger):
     model = NulModel(ModelSpec(id="mock", kind="echo"))
     run_id = _new_run(factory, selection, model.spec)
     shard = runs.shard_ids(factory, run_id)[0]
-    outcome = runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]], seed=1, lease_seconds=60)
+    outcome = runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=60)
     assert outcome.status == "done"
     with transaction(factory) as session:
         responses = set(session.scalars(select(m.Prediction.response).where(m.Prediction.run_id == run_id)))
@@ -113,7 +113,7 @@ def test_scores_split_by_stored_labels_and_name_the_labeller(ledger):
     model = CountingModel(ModelSpec(id="mock", kind="echo"))
     run_id = _new_run(factory, selection, model.spec)
     for shard in runs.shard_ids(factory, run_id):
-        runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]], seed=1, lease_seconds=60)
+        runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=60)
     keys = [s.id for s in selection.samples]
     labels = [Label(key, "reasoning" if i % 5 == 0 else "understanding", 0.9, "lr-test", "1.abc")
               for i, key in enumerate(keys)]
