@@ -710,7 +710,7 @@ def shard_breakdown(pg: Postgres, env: dict, model_id: str, data: Path, n_shards
     n = n_shards * settings.shard_size
     enqueued = []
     t = time.perf_counter()
-    run_id = dispatch.submit_run(factory, settings, spec,
+    dispatch.submit_run(factory, settings, spec,
                                  [{"name": "omnimedvqa", "data": str(data), "limit": n}],
                                  lambda q, task, args: enqueued.append(args[0]))
     submit_s = time.perf_counter() - t

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import models as m

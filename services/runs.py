@@ -24,6 +24,7 @@ from db import models as m
 from db.session import transaction, upsert
 from services import prompts
 from services.benchmarks.registry import Benchmark
+from services.benchmarks.sample import Sample
 from services.models.base import GenerationRequest, ModelAdapter
 from services.models.spec import ModelSpec
 
