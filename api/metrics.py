@@ -23,7 +23,7 @@ log = logging.getLogger("medgrid.api")
 bp = Blueprint("metrics", __name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-RUN_STATUSES = ("queued", "running", "scoring", "done", "partial", "failed", "cancelled")
+RUN_STATUSES = ("preparing", "queued", "running", "scoring", "done", "partial", "failed", "cancelled")
 SHARD_STATUSES = ("pending", "leased", "done", "failed", "cancelled")
 SAMPLE_RATE_WINDOW_S = 60
 SHARD_LATENCY_WINDOW_S = 300

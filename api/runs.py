@@ -88,7 +88,7 @@ def get_run(run_id):
                           "benchmarks": [d.__dict__ for d in deltas]}
         return jsonify({"id": run.id, "model_id": run.model_id, "model_weights_hash": run.model_weights_hash,
                         "comparison": comparison,
-                        "status": run.status, "n_samples": run.n_samples,
+                        "status": run.status, "n_samples": run.n_samples, "error": run.error,
                         "progress": {"predictions": done, "shards": shards},
                         "failed_shard_errors": errors, "options": run.options,
                         "created_at": run.created_at.isoformat(),

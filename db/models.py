@@ -64,7 +64,7 @@ class Run(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id"), index=True)
     model_weights_hash: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued running scoring done partial failed cancelled
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # preparing queued running scoring done partial failed cancelled
     options: Mapped[dict] = mapped_column(JSON, default=dict)
     n_samples: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)

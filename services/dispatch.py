@@ -21,6 +21,7 @@ from db.session import transaction
 from medgrid.settings import Settings, confine_path
 from services import runs
 from services.benchmarks import registry
+from services.benchmarks.sample import DataError
 from services.models.spec import ModelSpec
 
 Enqueue = Callable[[str, str, list], None]
@@ -28,6 +29,8 @@ Enqueue = Callable[[str, str, list], None]
 SHARD_TASK = "medgrid.run_shard"
 SCORE_TASK = "medgrid.score_run"
 SCORING_QUEUE = "scoring"
+PREPARE_TASK = "medgrid.prepare_run"
+PREPARE_QUEUE = "prepare"  # consumed by the scoring service: CPU and database work, no model
 
 
 def model_queue(model_id: str) -> str:
@@ -48,17 +51,58 @@ def selections_from_options(options: dict, settings: Settings) -> list[runs.Benc
     return selections
 
 
+def check_selection(item: dict, settings: Settings) -> None:
+    """What the API can refuse at once, without reading a benchmark: the name and the data path."""
+    registry.get(item["name"])
+    root = confine_path(item["data"], settings, what="data path")
+    if not root.exists():
+        raise DataError(str(root), "data path does not exist")
+
+
 def submit_run(factory: sessionmaker[Session], settings: Settings, spec: ModelSpec, benchmarks: list[dict],
                enqueue: Enqueue, weights_hash: str | None = None, *, queue_model_id: str | None = None,
                extra_options: dict | None = None) -> str:
-    """Create the run and its shards, then enqueue the shards on the model's queue (or ``queue_model_id``'s)."""
-    options = {"benchmarks": benchmarks, "seed": settings.seed, "mode": "grid", **(extra_options or {})}
-    selections = selections_from_options(options, settings)
-    run_id = runs.create_run(factory, spec, weights_hash, selections, shard_size=settings.shard_size, options=options)
-    queue = model_queue(queue_model_id or spec.id)
-    for shard_id in runs.shard_ids(factory, run_id):
-        enqueue(queue, SHARD_TASK, [shard_id])
+    """Open the run and hand its preparation (reading benchmarks, writing shards) to the prepare queue.
+
+    Reading 100k samples takes longer than an HTTP request should, so the API answers 202 at once;
+    shards are enqueued as each benchmark is registered, and workers start while the rest is read.
+    """
+    for item in benchmarks:
+        check_selection(item, settings)
+    options = {"benchmarks": benchmarks, "seed": settings.seed, "mode": "grid",
+               "queue_model": queue_model_id or spec.id, **(extra_options or {})}
+    with transaction(factory) as session:
+        run_id = runs.open_run(session, spec, weights_hash, options, "preparing")
+    enqueue(PREPARE_QUEUE, PREPARE_TASK, [run_id])
     return run_id
+
+
+def prepare_run(factory: sessionmaker[Session], settings: Settings, run_id: str, enqueue: Enqueue) -> str:
+    """Register each benchmark's samples, write and enqueue its shards; idempotent. Returns the run status."""
+    with transaction(factory) as session:
+        run = session.get(m.Run, run_id)
+        if run is None or run.status != "preparing":
+            return run.status if run else "missing"
+        options, queue = dict(run.options), model_queue(run.options.get("queue_model") or run.model_id)
+    total = 0
+    for item in options["benchmarks"]:
+        try:
+            (selection,) = selections_from_options({**options, "benchmarks": [item]}, settings)
+        except (DataError, PermissionError, KeyError) as exc:
+            with transaction(factory) as session:
+                session.execute(update(m.Run).where(m.Run.id == run_id).values(
+                    status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=runs.utcnow()))
+            return "failed"
+        with transaction(factory) as session:
+            shard_ids = runs.add_selection(session, run_id, selection, settings.shard_size)
+        for shard_id in shard_ids:
+            enqueue(queue, SHARD_TASK, [shard_id])
+        total += len(selection.samples)
+    with transaction(factory) as session:
+        session.execute(update(m.Run).where(m.Run.id == run_id, m.Run.status == "preparing")
+                        .values(status="queued", n_samples=total))
+    finish_if_complete(factory, run_id, enqueue)  # a small run's shards may all be done already
+    return "queued"
 
 
 def finish_if_complete(factory: sessionmaker[Session], run_id: str, enqueue: Enqueue) -> bool:
@@ -122,7 +166,7 @@ def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, 
             return depth_cache[model_id] == 0
 
         for shard, model_id, options in rows:
-            model_id = (options or {}).get("base_model") or model_id  # checkpoints run on their base's pool
+            model_id = (options or {}).get("queue_model") or model_id  # checkpoints run on their base's pool
             if shard.status == "pending" and not queue_is_empty(model_id):
                 continue  # its message is most likely still queued behind others
             if shard.attempts >= settings.max_attempts:
@@ -133,6 +177,9 @@ def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, 
                 shard.updated_at = now
                 to_enqueue.append((model_id, shard.id))
         active = list(session.scalars(select(m.Run.id).where(m.Run.status.in_(("queued", "running", "scoring")))))
+        # A prepare message lost with the broker; a live preparation is never older than a lease.
+        unprepared = list(session.scalars(select(m.Run.id).where(
+            m.Run.status == "preparing", m.Run.created_at < now - timedelta(seconds=settings.lease_seconds))))
         stuck_scoring = list(session.scalars(select(m.Run.id).where(
             m.Run.status == "scoring", m.Run.started_at < now - timedelta(seconds=stale_after))))
     for model_id, shard_id in to_enqueue:
@@ -142,6 +189,8 @@ def sweep(factory: sessionmaker[Session], settings: Settings, enqueue: Enqueue, 
         counts["finished"] += finish_if_complete(factory, run_id, enqueue)
     for run_id in stuck_scoring:
         enqueue(SCORING_QUEUE, SCORE_TASK, [run_id])
+    for run_id in unprepared:
+        enqueue(PREPARE_QUEUE, PREPARE_TASK, [run_id])
     return counts
 
 

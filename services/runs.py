@@ -100,23 +100,45 @@ def _json_safe(value):
     return json.loads(json.dumps(value, default=str))
 
 
+def open_run(session: Session, spec: ModelSpec, weights_hash: str | None, options: dict, status: str) -> str:
+    """The run row (and its model's), before any sample is read."""
+    run_id = str(uuid.uuid4())
+    register_model(session, spec, weights_hash)
+    session.add(m.Run(id=run_id, model_id=spec.id, model_weights_hash=weights_hash, status=status,
+                      options=_json_safe(options), n_samples=0))
+    session.flush()
+    return run_id
+
+
+def add_selection(session: Session, run_id: str, selection: BenchmarkSelection, shard_size: int) -> list[int]:
+    """Register a benchmark's samples and cut them into the run's shards; returns the shard ids.
+
+    Idempotent per (run, benchmark): preparing a run again finds the shards it already wrote.
+    """
+    existing = list(session.scalars(select(m.Shard.id).where(m.Shard.run_id == run_id,
+                                                             m.Shard.benchmark == selection.benchmark.name)
+                                    .order_by(m.Shard.index)))
+    if existing:
+        return existing
+    ids = register_samples(session, selection)
+    ordered = [ids[s.id] for s in selection.samples]
+    shards = [m.Shard(run_id=run_id, benchmark=selection.benchmark.name, index=index,
+                      sample_ids=ordered[start:start + shard_size], status="pending", attempts=0)
+              for index, start in enumerate(range(0, len(ordered), shard_size))]
+    session.add_all(shards)
+    session.flush()
+    return [shard.id for shard in shards]
+
+
 def create_run(factory: sessionmaker[Session], spec: ModelSpec, weights_hash: str | None,
                selections: Iterable[BenchmarkSelection], *, shard_size: int, options: dict) -> str:
-    """Write the run, its samples and its shards in one transaction; returns the run id."""
-    run_id = str(uuid.uuid4())
+    """Write the run, its samples and its shards in one transaction (the embedded path); returns the run id."""
     with transaction(factory) as session:
-        register_model(session, spec, weights_hash)
-        session.add(m.Run(id=run_id, model_id=spec.id, model_weights_hash=weights_hash, status="queued",
-                          options=_json_safe(options), n_samples=0))
-        session.flush()
+        run_id = open_run(session, spec, weights_hash, options, "queued")
         total = 0
         for selection in selections:
-            ids = register_samples(session, selection)
-            ordered = [ids[s.id] for s in selection.samples]
-            total += len(ordered)
-            for index, start in enumerate(range(0, len(ordered), shard_size)):
-                session.add(m.Shard(run_id=run_id, benchmark=selection.benchmark.name, index=index,
-                                    sample_ids=ordered[start:start + shard_size], status="pending", attempts=0))
+            add_selection(session, run_id, selection, shard_size)
+            total += len(selection.samples)
         session.execute(update(m.Run).where(m.Run.id == run_id).values(n_samples=total))
     return run_id
 

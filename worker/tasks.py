@@ -48,6 +48,12 @@ def enqueue_later(celery: Celery, model_id: str, shard_id: int, countdown: float
     celery.send_task(dispatch.SHARD_TASK, args=[shard_id], queue=dispatch.model_queue(model_id), countdown=countdown)
 
 
+@shared_task(name=dispatch.PREPARE_TASK, acks_late=True)
+def prepare_run(run_id: str) -> None:
+    ctx = _ctx()
+    dispatch.prepare_run(ctx.factory, ctx.settings, run_id, ctx.enqueue)
+
+
 @shared_task(name=dispatch.SCORE_TASK, acks_late=True)
 def score_run(run_id: str) -> None:
     ctx = _ctx()

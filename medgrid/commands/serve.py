@@ -71,12 +71,12 @@ def serve_worker(model_id, gpus):
 
 @serve.command("scoring")
 def serve_scoring():
-    """The scoring service: a Celery worker on queue `scoring`."""
+    """The scoring service: a Celery worker on queues `scoring` and `prepare` (reading benchmarks into shards)."""
     from api import create_app
     from medgrid.cli import load_settings
-    from services.dispatch import SCORING_QUEUE
+    from services.dispatch import PREPARE_QUEUE, SCORING_QUEUE
 
-    _celery_worker(create_app(load_settings()), SCORING_QUEUE, "scoring")
+    _celery_worker(create_app(load_settings()), f"{SCORING_QUEUE},{PREPARE_QUEUE}", "scoring")
 
 
 @serve.command("sweeper")

@@ -38,7 +38,14 @@ def test_create_enqueues_every_shard_on_the_model_queue_then_cancel(api, demo_da
                         headers=auth(WRITE))
     assert response.status_code == 202, response.json
     run_id = response.json["id"]
-    assert [(q, t) for q, t, _ in api.sent] == [("model.m1", "medgrid.run_shard")] * 4  # 35 samples, shards of 10
+    assert api.sent == [("prepare", "medgrid.prepare_run", [run_id])]  # the API reads no benchmark itself
+    assert api.get(f"/api/v1/runs/{run_id}", headers=auth(READ)).json["status"] == "preparing"
+    from services import dispatch
+
+    ctx = api.application.extensions["medgrid"]
+    assert dispatch.prepare_run(ctx.factory, ctx.settings, run_id, ctx.enqueue) == "queued"
+    assert dispatch.prepare_run(ctx.factory, ctx.settings, run_id, ctx.enqueue) == "queued"  # a redelivery: no-op
+    assert [(q, t) for q, t, _ in api.sent[1:]] == [("model.m1", "medgrid.run_shard")] * 4  # 35 samples, shards of 10
     run = api.get(f"/api/v1/runs/{run_id}", headers=auth(READ)).json
     assert run["status"] == "queued" and run["n_samples"] == 35 and run["progress"]["shards"] == {"pending": 4}
     assert api.post(f"/api/v1/runs/{run_id}/cancel", headers=auth(READ)).status_code == 403
@@ -65,3 +72,31 @@ def test_rescore_and_reads_validate_their_input(api):
     extra = api.post("/api/v1/runs", json={"model": "m1", "benchmarks": [], "x": 1}, headers=auth(WRITE))
     assert extra.status_code == 400
     assert api.get("/api/v1/nowhere").status_code == 404 and api.get("/api/v1/nowhere").json["error"] == "not_found"
+
+
+def test_a_malformed_benchmark_fails_the_run_with_file_record_and_field(api, demo_data, tmp_path):
+    import json
+    import shutil
+
+    from services import dispatch
+
+    bad = demo_data / "broken-slake-for-api-test"
+    shutil.rmtree(bad, ignore_errors=True)
+    shutil.copytree(demo_data / "slake", bad)
+    records = json.loads((bad / "test.json").read_text())
+    records[2]["answer_type"] = 7
+    (bad / "test.json").write_text(json.dumps(records))
+    try:
+        response = api.post("/api/v1/runs", json={"model": "m1", "benchmarks": [{"name": "slake", "data": str(bad)}]},
+                            headers=auth(WRITE))
+        assert response.status_code == 202
+        ctx = api.application.extensions["medgrid"]
+        assert dispatch.prepare_run(ctx.factory, ctx.settings, response.json["id"], ctx.enqueue) == "failed"
+        run = api.get(f"/api/v1/runs/{response.json['id']}", headers=auth(READ)).json
+        assert run["status"] == "failed" and "test.json" in run["error"] and "answer_type" in run["error"]
+        missing = api.post("/api/v1/runs", json={"model": "m1", "benchmarks": [{"name": "slake",
+                                                                                 "data": str(demo_data / "nope")}]},
+                           headers=auth(WRITE))
+        assert missing.status_code == 400 and missing.json["error"] == "invalid_data"
+    finally:
+        shutil.rmtree(bad, ignore_errors=True)
