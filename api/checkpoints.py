@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from api.auth import require
-from api.errors import ApiError
-from api.schemas import CREATE_CHECKPOINT, validate
+from api.errors import ApiError, known_model, read_body, submission_errors
+from api.schemas import CREATE_CHECKPOINT
 
 bp = Blueprint("checkpoints", __name__, url_prefix="/api/v1")
 DEFAULT_THRESHOLD = 0.01
@@ -20,32 +20,20 @@ def _ctx():
 @require("write")
 def register_checkpoint():
     """Evaluate a new checkpoint of a registered model; the run says later whether it regressed."""
-    from services.benchmarks.registry import UnknownBenchmark
-    from services.benchmarks.sample import DataError
-    from services.continuous import submit_checkpoint
-    from services.models.spec import UnknownModel, roster
+    from services.continuous import CheckpointError, submit_checkpoint
+    from services.models.spec import roster
 
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
-    validate(body, CREATE_CHECKPOINT)
+    body = read_body(CREATE_CHECKPOINT)
     ctx = _ctx()
-    specs = roster(ctx.settings.models_dir)
-    if body["model"] not in specs:
-        raise ApiError(400, "unknown_model", str(UnknownModel(body["model"], sorted(specs))), field="model")
+    base = known_model(roster(ctx.settings.models_dir), body["model"], "model")
     threshold = float(body.get("regression_threshold", DEFAULT_THRESHOLD))
-    try:
-        run_id, baseline = submit_checkpoint(ctx.factory, ctx.settings, specs[body["model"]], body["path"],
-                                             body["name"], body["benchmarks"], ctx.enqueue, threshold)
-    except UnknownBenchmark as exc:
-        raise ApiError(400, "unknown_benchmark", str(exc), field="benchmarks") from None
-    except PermissionError as exc:
-        raise ApiError(400, "data_path_not_allowed", str(exc), field="path") from None
-    except DataError as exc:
-        raise ApiError(400, "invalid_data", str(exc), field="benchmarks") from None
-    except (FileNotFoundError, ValueError) as exc:
-        raise ApiError(400, "invalid_checkpoint", str(exc), field="path") from None
-    return jsonify({"id": run_id, "status": "queued", "baseline_run": baseline,
+    with submission_errors(path_field="path"):
+        try:
+            run_id, baseline = submit_checkpoint(ctx.factory, ctx.settings, base, body["path"], body["name"],
+                                                 body["benchmarks"], ctx.enqueue, threshold)
+        except CheckpointError as exc:
+            raise ApiError(400, "invalid_checkpoint", str(exc), field="path") from None
+    return jsonify({"id": run_id, "status": "preparing", "baseline_run": baseline,
                     "links": {"self": f"/api/v1/runs/{run_id}"}}), 202
 
 

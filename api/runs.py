@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from api.auth import require
-from api.errors import ApiError
-from api.schemas import CREATE_RUN, validate
+from api.errors import ApiError, known_model, read_body, submission_errors
+from api.schemas import CREATE_RUN
 from db import models as m
 
 bp = Blueprint("runs", __name__, url_prefix="/api/v1/runs")
@@ -18,44 +18,25 @@ def _ctx():
     return current_app.extensions["medgrid"]
 
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object (Content-Type: application/json)")
-    return body
-
-
 @bp.post("")
 @require("write")
 def create_run():
-    from services.benchmarks.registry import UnknownBenchmark
-    from services.benchmarks.sample import DataError
     from services.dispatch import submit_run
-    from services.models.spec import UnknownModel, roster
+    from services.models.spec import roster
 
-    body = _json_body()
-    validate(body, CREATE_RUN)
+    body = read_body(CREATE_RUN)
     if ("model" in body) == ("models" in body):
         raise ApiError(400, "invalid_request", "give exactly one of 'model' and 'models'", field="model")
     ctx = _ctx()
     specs = roster(ctx.settings.models_dir)
     model_ids = [body["model"]] if "model" in body else list(dict.fromkeys(body["models"]))
-    for model_id in model_ids:  # the API never takes ad-hoc checkpoint paths, only registered models
-        if model_id not in specs:
-            raise ApiError(400, "unknown_model", str(UnknownModel(model_id, sorted(specs))),
-                           field="model" if "model" in body else "models")
+    chosen = [known_model(specs, model_id, "model" if "model" in body else "models") for model_id in model_ids]
     created = []
-    try:
-        for model_id in model_ids:
-            run_id = submit_run(ctx.factory, ctx.settings, specs[model_id], body["benchmarks"], ctx.enqueue)
-            created.append({"id": run_id, "model": model_id, "links": {"self": f"/api/v1/runs/{run_id}"}})
-    except UnknownBenchmark as exc:
-        raise ApiError(400, "unknown_benchmark", str(exc), field="benchmarks") from None
-    except PermissionError as exc:
-        raise ApiError(400, "data_path_not_allowed", str(exc), field="benchmarks") from None
-    except DataError as exc:
-        raise ApiError(400, "invalid_data", str(exc), field="benchmarks") from None
-    body = {"runs": created, "status": "queued"}
+    with submission_errors():
+        for spec in chosen:
+            run_id = submit_run(ctx.factory, ctx.settings, spec, body["benchmarks"], ctx.enqueue)
+            created.append({"id": run_id, "model": spec.id, "links": {"self": f"/api/v1/runs/{run_id}"}})
+    body = {"runs": created, "status": "preparing"}
     if len(created) == 1:
         body.update(id=created[0]["id"], links=created[0]["links"])
     return jsonify(body), 202

@@ -22,6 +22,10 @@ from services.models.spec import ModelSpec, weights_fingerprint
 NAME = re.compile(r"[A-Za-z0-9_.\-]{1,60}")
 
 
+class CheckpointError(ValueError):
+    """The checkpoint named in a request cannot be evaluated (bad name, no checkpoint at the path)."""
+
+
 @dataclass(frozen=True)
 class BenchmarkDelta:
     benchmark: str
@@ -37,10 +41,10 @@ class BenchmarkDelta:
 
 def checkpoint_spec(base: ModelSpec, path: str, name: str, settings: Settings) -> ModelSpec:
     if not NAME.fullmatch(name):
-        raise ValueError("checkpoint name must be 1-60 letters, digits, '_', '.', '-'")
+        raise CheckpointError("checkpoint name must be 1-60 letters, digits, '_', '.', '-'")
     folder = confine_path(path, settings, what="checkpoint path")
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"checkpoint path {folder} holds no config.json")
+        raise CheckpointError(f"checkpoint path {folder} holds no config.json")
     return replace(base, id=f"{base.id}--{name}"[:100], path=str(folder), revision=name)
 
 

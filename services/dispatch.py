@@ -8,6 +8,7 @@ Celery.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import OrderedDict
 from datetime import timedelta
@@ -31,6 +32,7 @@ SCORE_TASK = "medgrid.score_run"
 SCORING_QUEUE = "scoring"
 PREPARE_TASK = "medgrid.prepare_run"
 PREPARE_QUEUE = "prepare"  # consumed by the scoring service: CPU and database work, no model
+PREPARE_SHARDS_PER_COMMIT = 16
 
 
 def model_queue(model_id: str) -> str:
@@ -93,10 +95,15 @@ def prepare_run(factory: sessionmaker[Session], settings: Settings, run_id: str,
                 session.execute(update(m.Run).where(m.Run.id == run_id).values(
                     status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=runs.utcnow()))
             return "failed"
-        with transaction(factory) as session:
-            shard_ids = runs.add_selection(session, run_id, selection, settings.shard_size)
-        for shard_id in shard_ids:
-            enqueue(queue, SHARD_TASK, [shard_id])
+        # Commit and enqueue a slice at a time so workers start while the rest is still being read.
+        step = settings.shard_size * PREPARE_SHARDS_PER_COMMIT
+        for start in range(0, len(selection.samples), step):
+            part = dataclasses.replace(selection, samples=selection.samples[start:start + step])
+            with transaction(factory) as session:
+                shard_ids = runs.add_selection(session, run_id, part, settings.shard_size,
+                                               first_shard=start // settings.shard_size)
+            for shard_id in shard_ids:
+                enqueue(queue, SHARD_TASK, [shard_id])
         total += len(selection.samples)
     with transaction(factory) as session:
         session.execute(update(m.Run).where(m.Run.id == run_id, m.Run.status == "preparing")

@@ -91,8 +91,11 @@ def register_samples(session: Session, selection: BenchmarkSelection) -> dict[st
                      "record": _json_safe(sample.record()), "created_at": utcnow()})
     for start in range(0, len(rows), 500):
         upsert(session, m.Sample.__table__, rows[start:start + 500], ["benchmark", "split", "key", "content_hash"], [])
-    found = session.execute(select(m.Sample.id, m.Sample.key, m.Sample.content_hash)
-                            .where(m.Sample.benchmark == spec.name, m.Sample.split == selection.split)).all()
+    keys, found = list(hashes), []
+    for start in range(0, len(keys), 1000):
+        found += session.execute(select(m.Sample.id, m.Sample.key, m.Sample.content_hash).where(
+            m.Sample.benchmark == spec.name, m.Sample.split == selection.split,
+            m.Sample.key.in_(keys[start:start + 1000]))).all()
     return {key: pk for pk, key, digest in found if hashes.get(key) == digest}
 
 
@@ -110,21 +113,17 @@ def open_run(session: Session, spec: ModelSpec, weights_hash: str | None, option
     return run_id
 
 
-def add_selection(session: Session, run_id: str, selection: BenchmarkSelection, shard_size: int) -> list[int]:
-    """Register a benchmark's samples and cut them into the run's shards; returns the shard ids.
-
-    Idempotent per (run, benchmark): preparing a run again finds the shards it already wrote.
-    """
-    existing = list(session.scalars(select(m.Shard.id).where(m.Shard.run_id == run_id,
-                                                             m.Shard.benchmark == selection.benchmark.name)
-                                    .order_by(m.Shard.index)))
-    if existing:
-        return existing
+def add_selection(session: Session, run_id: str, selection: BenchmarkSelection, shard_size: int,
+                  first_shard: int = 0) -> list[int]:
+    """Register a benchmark's samples and cut them into the run's shards, numbered from ``first_shard``;
+    returns the new shard ids. Shards already written for these positions are left as they are."""
+    written = set(session.scalars(select(m.Shard.index).where(m.Shard.run_id == run_id,
+                                                              m.Shard.benchmark == selection.benchmark.name)))
     ids = register_samples(session, selection)
     ordered = [ids[s.id] for s in selection.samples]
-    shards = [m.Shard(run_id=run_id, benchmark=selection.benchmark.name, index=index,
+    shards = [m.Shard(run_id=run_id, benchmark=selection.benchmark.name, index=first_shard + n,
                       sample_ids=ordered[start:start + shard_size], status="pending", attempts=0)
-              for index, start in enumerate(range(0, len(ordered), shard_size))]
+              for n, start in enumerate(range(0, len(ordered), shard_size)) if first_shard + n not in written]
     session.add_all(shards)
     session.flush()
     return [shard.id for shard in shards]

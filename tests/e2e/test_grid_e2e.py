@@ -151,6 +151,9 @@ def test_a_new_checkpoint_is_evaluated_on_its_base_pool_and_compared(grid, demo_
     status, outside = call("POST", f"{grid.url}/api/v1/checkpoints",
                            {"model": base, "path": "/etc", "name": "x", "benchmarks": benchmarks}, token=WRITE)
     assert status == 400 and outside["error"] == "data_path_not_allowed"
+    status, empty = call("POST", f"{grid.url}/api/v1/checkpoints",
+                         {"model": base, "path": str(demo_data), "name": "x", "benchmarks": benchmarks}, token=WRITE)
+    assert status == 400 and empty["error"] == "invalid_checkpoint" and "config.json" in empty["message"]
     status, board = call("GET", f"{grid.url}/api/v1/leaderboard", token=READ)
     assert status == 200 and {f"{base}--step-2", base} <= {row["model"] for row in board["models"]}
 
