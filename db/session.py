@@ -114,3 +114,36 @@ def upsert(session: Session, table, rows: list[dict], conflict: list[str], updat
     else:
         statement = statement.on_conflict_do_nothing(index_elements=conflict)
     session.execute(statement, rows)
+
+
+def bulk_update(session: Session, table, rows: list[dict], key: str = "id") -> None:
+    """UPDATE many rows by primary key in a few statements.
+
+    On Postgres one ``UPDATE ... FROM (VALUES ...)`` per page of rows: executemany would send a
+    statement per row (5 s for 32,000 predictions). Columns are cast to their declared types so
+    a page whose first row holds NULL still types correctly. SQLite, in-process, uses executemany.
+    """
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        from sqlalchemy import bindparam, update
+
+        statement = update(table).where(table.c[key] == bindparam("_key")).values(
+            {c: bindparam(c) for c in columns})
+        connection.execute(statement, [{**{c: row[c] for c in columns}, "_key": row[key]} for row in rows])
+        return
+    from psycopg2.extras import execute_values
+
+    dialect = connection.dialect
+    casts = {c: table.c[c].type.compile(dialect=dialect) for c in [key, *columns]}
+    assignments = ", ".join(f'"{c}" = v."{c}"::{casts[c]}' for c in columns)
+    names = ", ".join(f'"{c}"' for c in [key, *columns])
+    sql = (f'UPDATE "{table.name}" SET {assignments} FROM (VALUES %s) AS v({names}) '
+           f'WHERE "{table.name}"."{key}" = v."{key}"::{casts[key]}')
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        execute_values(cursor, sql, [tuple(row[c] for c in [key, *columns]) for row in rows], page_size=5000)
+    finally:
+        cursor.close()

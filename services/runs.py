@@ -21,7 +21,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import models as m
-from db.session import transaction, upsert
+from db.session import bulk_update, transaction, upsert
 from services import prompts
 from services.benchmarks.registry import Benchmark
 from services.benchmarks.sample import Sample
@@ -333,8 +333,7 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
                             "extraction_method": judgement.method, "correct": judgement.correct,
                             "scorer_version": scoring.SCORER_VERSION})
             items.append((record, judgement))
-        for start in range(0, len(updates), 5000):  # bulk UPDATE by primary key (executemany)
-            session.execute(update(m.Prediction), updates[start:start + 5000])
+        bulk_update(session, m.Prediction.__table__, updates)
         cells = scoring.aggregate(items, seed=seed, resamples=resamples)
         session.query(m.Score).filter(m.Score.run_id == run_id, m.Score.scorer == scoring.SCORER_NAME,
                                       m.Score.scorer_version == scoring.SCORER_VERSION).delete()

@@ -125,3 +125,24 @@ def test_scores_split_by_stored_labels_and_name_the_labeller(ledger):
     assert levels == {"reasoning": 7, "understanding": 28}
     labellers = {c.value: c.n for c in cells if c.facet == "reasoning_labeller" and c.metric == "accuracy"}
     assert labellers == {"lr-test 1.abc": 35}
+
+
+def test_scoring_writes_each_predictions_judgement(ledger):
+    """The bulk UPDATE (one statement per page on Postgres) stores every row's own judgement, NULLs included."""
+    factory, selection, by_key = ledger
+    model = CountingModel(ModelSpec(id="mock", kind="echo"))  # always answers "yes"
+    run_id = _new_run(factory, selection, model.spec)
+    for shard in runs.shard_ids(factory, run_id):
+        runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=60)
+    runs.score_run(factory, run_id, seed=1, resamples=10)
+    with transaction(factory) as session:
+        rows = session.execute(select(m.Sample.record, m.Prediction.extracted, m.Prediction.extraction_method,
+                                      m.Prediction.correct, m.Prediction.scorer_version)
+                               .join(m.Sample, m.Sample.id == m.Prediction.sample_id)
+                               .where(m.Prediction.run_id == run_id)).all()
+    assert len(rows) == 35 and all(version for *_, version in rows)
+    for record, extracted, method, correct, _ in rows:
+        if record["closed_kind"] == "yes_no":
+            assert (extracted, correct) == ("yes", record["answer"].lower() == "yes")
+        if record["answer_type"] == "mcq":
+            assert extracted is None and correct is False and method == "unparsed"
