@@ -95,8 +95,8 @@ def upsert(session: Session, table, rows: list[dict], conflict: list[str], updat
     """INSERT ... ON CONFLICT (conflict) DO UPDATE SET update, on SQLite and Postgres.
 
     The statement is built without the rows and executed with them as parameters, so SQLAlchemy
-    caches its compiled form and sends one batched multi-row INSERT ("insertmanyvalues") instead
-    of compiling a new statement for every call. Every row must have the same keys.
+    caches its compiled form instead of compiling a new statement for every call. Every row must
+    have the same keys.
     """
     if not rows:
         return
@@ -113,7 +113,9 @@ def upsert(session: Session, table, rows: list[dict], conflict: list[str], updat
             index_elements=conflict, set_={c: statement.excluded[c] for c in update})
     else:
         statement = statement.on_conflict_do_nothing(index_elements=conflict)
-    session.execute(statement, rows)
+    # RETURNING is what makes SQLAlchemy's psycopg2 dialect batch the rows into one multi-row
+    # INSERT ("insertmanyvalues"); without it, executemany sends one statement per row.
+    session.execute(statement.returning(*table.primary_key.columns), rows).all()
 
 
 def bulk_update(session: Session, table, rows: list[dict], key: str = "id") -> None:
