@@ -273,6 +273,13 @@ def demo_command(workdir, family, max_new_tokens):
     data = build_demo(workdir / "data")
     click.echo(f"demo benchmark: {data}")
     _run_eval(settings, str(checkpoint), "demo", str(data), max_new_tokens=max_new_tokens)
+    # A randomly initialised checkpoint rarely says anything readable. A baseline beside it, through
+    # the same path, shows the scorer at work: "always yes" must get exactly half the balanced
+    # yes/no questions right and every other kind wrong.
+    baseline = workdir / "always_yes.yaml"
+    baseline.write_text("id: always_yes\nkind: always_yes\n")
+    click.echo("\nthe same questions answered by the always-yes baseline (yes/no questions are balanced):")
+    _run_eval(settings, str(baseline), "demo", str(data))
 
 
 def _add_command_groups() -> None:

@@ -25,6 +25,8 @@ def test_demo_runs_end_to_end_and_stores_every_row(tmp_path):
         assert re.search(rf"demo\s+test\s+{re.escape(kind)}\s+\d+\s+\d\.\d{{4}}", out), (kind, out)
     assert "evaluating" in result.stderr  # the progress bar
     run_id = re.search(r"run ([0-9a-f-]{36})", out).group(1)
+    baseline = out.split("always-yes baseline")[1]
+    assert re.search(r"closed yes/no\s+14\s+0\.5000", baseline), baseline
 
     database = sqlite3.connect(tmp_path / "home" / "medgrid.sqlite3")
     status, n_samples, model_id, weights = database.execute(
@@ -46,5 +48,5 @@ def test_demo_runs_end_to_end_and_stores_every_row(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     second = re.search(r"run ([0-9a-f-]{36})", again.stdout).group(1)
     assert database.execute("select sum(cached) from predictions where run_id=?", (second,)).fetchone()[0] == 35
-    table = lambda text: [line for line in text.splitlines() if line.startswith("demo")]
+    table = lambda text: [line for line in text.split("always-yes")[0].splitlines() if line.startswith("demo")]
     assert table(again.stdout) == table(out)
