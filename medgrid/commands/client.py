@@ -19,7 +19,7 @@ class ApiClient:
         self.url, self.token = url.rstrip("/"), token
 
     def call(self, method: str, path: str, body=None):
-        from medgrid.cli import UserError
+        from medgrid.errors import UserError
 
         request = urllib.request.Request(
             self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
@@ -58,7 +58,7 @@ token_option = click.option("--token", default=None, help="bearer token (default
 @click.option("--follow/--no-follow", default=True, show_default=True, help="show progress until the runs finish")
 def submit(api, token, models, benchmarks, limit, follow):
     """Start runs on the grid (one per model) and follow them."""
-    from medgrid.cli import UserError
+    from medgrid.errors import UserError
 
     selections = []
     for item in benchmarks:

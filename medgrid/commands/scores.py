@@ -36,7 +36,8 @@ def _echo_cells(cells, as_json: bool, extra: dict | None = None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def score(run_id, benchmark_name, data, split, adapter_options, predictions_file, scorer, as_json):
     """Recompute scores from stored predictions, or score predictions made elsewhere."""
-    from medgrid.cli import UserError, _parse_options, load_settings
+    from medgrid.cli import _parse_options
+    from medgrid.errors import UserError, load_settings
 
     settings = load_settings()
     if run_id:
@@ -79,7 +80,7 @@ def score(run_id, benchmark_name, data, split, adapter_options, predictions_file
               default=("json", "csv", "md"), show_default=True)
 def report(run_ids, out_dir, formats):
     """Write JSON, CSV and Markdown reports, with the study's model x benchmark tables, for stored runs."""
-    from medgrid.cli import UserError, load_settings
+    from medgrid.errors import UserError, load_settings
     from services import runs
     from services.scoring.report import write_report
 

@@ -36,7 +36,7 @@ def _celery_worker(app, queue: str, name: str) -> None:
 @click.option("--gpus", default=None, help="comma-separated GPU indices, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES)")
 def serve_worker(model_id, gpus):
     """A Celery worker pinned to one model: loads it once, then consumes only model.<id>."""
-    from medgrid.cli import UserError, load_settings
+    from medgrid.errors import UserError, load_settings
 
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus  # before torch is imported anywhere
@@ -73,7 +73,7 @@ def serve_worker(model_id, gpus):
 def serve_scoring():
     """The scoring service: a Celery worker on queues `scoring` and `prepare` (reading benchmarks into shards)."""
     from api import create_app
-    from medgrid.cli import load_settings
+    from medgrid.errors import load_settings
     from services.dispatch import PREPARE_QUEUE, SCORING_QUEUE
 
     _celery_worker(create_app(load_settings()), f"{SCORING_QUEUE},{PREPARE_QUEUE}", "scoring")
@@ -87,7 +87,7 @@ def serve_scoring():
 def serve_sweeper(interval, stale_after, once):
     """Re-enqueue shards whose lease expired or whose message was lost; finish settled runs."""
     from api import create_app
-    from medgrid.cli import load_settings
+    from medgrid.errors import load_settings
     from services.dispatch import sweep
     from worker.celery_app import make_queue_depth
 

@@ -13,34 +13,15 @@ from pathlib import Path
 
 import click
 
-from medgrid.settings import Settings, SettingsError
+from medgrid.errors import Group, UserError
+from medgrid.settings import Settings
 
 EMBEDDER_HELP = "tfidf | minilm (packaged all-MiniLM-L6-v2, text only) | hf:PATH (local Hugging Face model folder)"
 
 
-class SkillsError(click.ClickException):
-    """Wrong input to a skills command: one line, exit status 2 (as the rest of the CLI)."""
-
-    exit_code = 2
-
-    def show(self, file=None):
-        click.echo(f"medgrid: error: {self.message}", err=True)
-
-
-class SkillsGroup(click.Group):
-    def invoke(self, ctx):
-        from services.benchmarks.images import ImageError
-        from services.benchmarks.registry import UnknownBenchmark
-        from services.benchmarks.sample import DataError
-
-        try:
-            return super().invoke(ctx)
-        except click.ClickException:
-            raise
-        except UnknownBenchmark as exc:
-            raise SkillsError(str(exc)) from None
-        except (DataError, ImageError, SettingsError, FileNotFoundError, PermissionError, ValueError) as exc:
-            raise SkillsError(str(exc)) from None
+class SkillsGroup(Group):
+    # Training and labelling also refuse data sklearn cannot fit (too few samples, one class).
+    extra_user_errors = (ValueError,)
 
 
 def _settings() -> Settings:
@@ -62,7 +43,7 @@ def _load_labeller(settings: Settings, spec: str):
 
     folder = labeller_folder(settings, _embedder(spec, True).name)
     if not (folder / "labeller.json").is_file():
-        raise SkillsError(f"no trained labeller for embedder {spec!r} in {folder}; "
+        raise UserError(f"no trained labeller for embedder {spec!r} in {folder}; "
                           f"run: medgrid skills train --data PATH --embedder {spec}")
     return Labeller.load(folder)
 
@@ -144,7 +125,7 @@ def label(benchmark, data, split, embedder_spec, facets, store, output, as_json)
         samples, _ = read_samples(benchmark, data, split, need_images=need_images, settings=settings)
     except DataError as exc:
         if store and is_missing_image_folder(exc):
-            raise SkillsError(f"{exc}. Storing labels registers the samples, and a sample's image bytes are part "
+            raise UserError(f"{exc}. Storing labels registers the samples, and a sample's image bytes are part "
                               f"of its identity: pass --no-store (with --output) to label without them") from None
         raise
     split = split or get(benchmark).default_split

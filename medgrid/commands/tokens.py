@@ -24,7 +24,7 @@ def _token_store():
 
     from api.auth import TokenError
     from db.session import make_engine, make_sessionmaker
-    from medgrid.cli import UserError, load_settings
+    from medgrid.errors import UserError, load_settings
 
     engine = make_engine(load_settings().resolved_database_url)
     try:
