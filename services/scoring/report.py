@@ -100,6 +100,7 @@ def report_dict(runs: Runs, *, scorer: str = SCORER_NAME, scorer_version: str = 
             for name, table in tables.items()
         },
         "consistency": [{"model": model, **asdict(flag), "message": flag.message} for model, flag in all_flags(runs)],
+        "published": published_comparison(runs),
     }
 
 
@@ -170,10 +171,45 @@ def cells_markdown(cells: Sequence[ScoreCell]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def published_comparison(runs: Runs) -> list[dict]:
+    """Our accuracy (all questions) beside the study's published one, for roster models it reports."""
+    from services.scoring.published import published_accuracy
+
+    rows = []
+    for model, cells in as_runs(runs).items():
+        for cell in cells:
+            if cell.facet != "all" or cell.metric != "accuracy":
+                continue
+            published = published_accuracy(model, cell.benchmark)
+            if published is not None:
+                rows.append({"model": model, "benchmark": cell.benchmark, "split": cell.split,
+                             "medgrid": cell.value_mean, "ci_low": cell.ci_low, "ci_high": cell.ci_high,
+                             "published": published, "difference": cell.value_mean - published,
+                             "published_inside_ci": cell.ci_low is not None and cell.ci_low <= published <= cell.ci_high})
+    return rows
+
+
+def published_markdown(runs: Runs) -> str:
+    from services.scoring.published import SOURCE
+
+    rows = published_comparison(runs)
+    if not rows:
+        return "No model in this report has a published number (roster ids only).\n"
+    lines = [f"Published: {SOURCE}. The study did not publish decoding or extraction settings, so a "
+             "difference reflects protocol as well as model.", "",
+             "| model | benchmark | medgrid (95% CI) | published | difference |", "|---|---|---:|---:|---:|"]
+    for r in rows:
+        ci = f" ({r['ci_low']:.3f}–{r['ci_high']:.3f})" if r["ci_low"] is not None else ""
+        lines.append(f"| {_escape(r['model'])} | {_escape(r['benchmark'])} | {r['medgrid']:.4f}{ci} | "
+                     f"{r['published']:.4f} | {r['difference']:+.4f} |")
+    return "\n".join(lines) + "\n"
+
+
 def to_markdown(runs: Runs, *, scorer: str = SCORER_NAME, scorer_version: str = SCORER_VERSION) -> str:
     runs = as_runs(runs)
     parts = [f"# medgrid report\n\nScorer: {scorer} {scorer_version}\n", "## The study's tables\n",
-             study_tables_markdown(runs), "## Consistency\n"]
+             study_tables_markdown(runs), "## Against the published numbers\n", published_markdown(runs),
+             "## Consistency\n"]
     flags = all_flags(runs)
     parts.append("\n".join(f"- {model + ': ' if model else ''}{flag.message}" for model, flag in flags) + "\n"
                  if flags else "No overall score lies outside its parts.\n")
