@@ -13,7 +13,7 @@ from typing import Iterator
 
 from services.benchmarks.images import ImageRef
 from services.benchmarks.registry import report_problem
-from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, is_yes_no
+from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, kind_by_yes_no
 
 
 def split_files(root: Path, split: str) -> list[Path]:
@@ -119,15 +119,13 @@ def read_image_question_answer(files: list[Path], benchmark_name: str, split: st
                 except DataError as exc:
                     report_problem(exc)
                     continue
-                closed = is_yes_no(answer)
                 samples.append(Sample(
                     id=f"{split}-{offset + row}",
                     benchmark=benchmark_name,
                     split=split,
                     question=question,
                     answer=answer,
-                    answer_type="closed" if closed else "open",
-                    closed_kind="yes_no" if closed else None,
+                    **kind_by_yes_no(answer),
                     images=[ImageRef.parquet_cell(path, row, "image", label=image_path or f"row {row}")],
                     group=image_digest(data),
                     meta={"question": question, "answer": answer, "image_path": image_path, "row": row,

@@ -18,7 +18,7 @@ from pathlib import Path
 from services.benchmarks.files import find_image_source, safe_relative
 from services.benchmarks.parquet import read_image_question_answer, split_files
 from services.benchmarks.registry import benchmark, report_problem, require, require_text
-from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, is_yes_no
+from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, kind_by_yes_no
 
 FORMATS = ("parquet", "pickle")  # what format="auto" tries, in this order
 PICKLE_SPLIT = {"test": "test", "validation": "val", "train": "train"}
@@ -91,7 +91,6 @@ def _read_pickle(path: Path, split: str, images: Path | None, benchmark_name: st
             report_problem(exc)
             continue
         file_name = image if Path(image).suffix else f"{image}.jpg"
-        closed = is_yes_no(answer)
         record.update(source_file=str(path), source_format="pathvqa_pickle", closed_definition=CLOSED_BY_YES_NO)
         samples.append(Sample(
             id=f"{split}-{index}",
@@ -99,8 +98,7 @@ def _read_pickle(path: Path, split: str, images: Path | None, benchmark_name: st
             split=split,
             question=question,
             answer=answer,
-            answer_type="closed" if closed else "open",
-            closed_kind="yes_no" if closed else None,
+            **kind_by_yes_no(answer),
             images=[source.ref(file_name)],
             group=image,
             meta=record,

@@ -127,3 +127,9 @@ YES_NO = {"yes", "no"}
 
 def is_yes_no(answer: str) -> bool:
     return answer.strip().lower().rstrip(".") in YES_NO
+
+
+def kind_by_yes_no(answer: str) -> dict:
+    """``answer_type`` and ``closed_kind`` for layouts with no OPEN/CLOSED label: closed means yes/no."""
+    closed = is_yes_no(answer)
+    return {"answer_type": "closed" if closed else "open", "closed_kind": "yes_no" if closed else None}
