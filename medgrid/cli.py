@@ -134,23 +134,37 @@ def models_list():
 
 @main.command("eval")
 @click.option("--model", "model_name", required=True, help="model id from the models folder, a spec YAML, or a checkpoint folder")
-@click.option("--benchmark", "benchmark_name", required=True, help="benchmark name (see `medgrid benchmarks list`)")
-@click.option("--data", required=True, help="folder holding the benchmark's files")
-@click.option("--split", default=None, help="split (default: the benchmark's test split)")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="first N samples")
+@click.option("--benchmark", "benchmark_names", multiple=True, required=True, metavar="NAME[=DATA]",
+              help="benchmark name (see `medgrid benchmarks list`), with --data; or NAME=DATA, repeatable, "
+                   "to evaluate several benchmarks in one run")
+@click.option("--data", default=None, help="folder holding the benchmark's files (for a bare NAME)")
+@click.option("--split", default=None, help="split (default: each benchmark's test split)")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="first N samples of each benchmark")
 @click.option("--sample", type=click.IntRange(min=1), default=None, help="N samples drawn with MEDGRID_SEED")
 @click.option("--option", "adapter_options", multiple=True, metavar="KEY=VALUE", help="benchmark option, e.g. language=zh")
 @click.option("--prompt-style", type=click.Choice(["reasoning", "direct"]), default=None)
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True, help="print the score cells as JSON")
-def eval_command(model_name, benchmark_name, data, split, limit, sample, adapter_options, prompt_style,
+def eval_command(model_name, benchmark_names, data, split, limit, sample, adapter_options, prompt_style,
                  max_new_tokens, batch_size, as_json):
-    """Evaluate a model on a benchmark in this process (SQLite by default, no Redis)."""
+    """Evaluate a model on benchmarks in this process (SQLite by default, no Redis)."""
     settings = load_settings()
-    _run_eval(settings, model_name, benchmark_name, data, split=split, limit=limit, sample=sample,
-              options=_parse_options(adapter_options), prompt_style=prompt_style, max_new_tokens=max_new_tokens,
-              batch_size=batch_size, as_json=as_json)
+    _run_eval(settings, model_name, _benchmark_pairs(benchmark_names, data), split=split, limit=limit,
+              sample=sample, options=_parse_options(adapter_options), prompt_style=prompt_style,
+              max_new_tokens=max_new_tokens, batch_size=batch_size, as_json=as_json)
+
+
+def _benchmark_pairs(names, data) -> list[tuple[str, str]]:
+    pairs = []
+    for item in names:
+        name, sep, path = item.partition("=")
+        if not sep:
+            if data is None:
+                raise UserError(f"--benchmark {name} needs --data, or give it as {name}=DATA")
+            path = data
+        pairs.append((name, path))
+    return pairs
 
 
 def _parse_options(pairs) -> dict:
@@ -163,18 +177,19 @@ def _parse_options(pairs) -> dict:
     return options
 
 
-def _run_eval(settings, model_name, benchmark_name, data, *, split=None, limit=None, sample=None, options=None,
-              prompt_style=None, max_new_tokens=None, batch_size=None, as_json=False):
+def _run_eval(settings, model_name, benchmarks: list[tuple[str, str]], *, split=None, limit=None, sample=None,
+              options=None, prompt_style=None, max_new_tokens=None, batch_size=None, as_json=False):
     from services.benchmarks import registry
     from services.embedded import EvalRequest, evaluate
     from services.models.spec import resolve_spec
 
-    registry.get(benchmark_name)  # fail fast, before a model is loaded
-    if not Path(data).exists():
-        raise UserError(f"data folder {data} does not exist")
+    for name, data in benchmarks:  # fail fast, before a model is loaded
+        registry.get(name)
+        if not Path(data).exists():
+            raise UserError(f"data folder {data} does not exist")
     spec = resolve_spec(model_name, settings.models_dir, prompt_style=prompt_style or settings.prompt_style,
                         max_new_tokens=max_new_tokens, batch_size=batch_size or settings.batch_size)
-    request = EvalRequest(spec, [(benchmark_name, data)], split=split, limit=limit, sample=sample, options=options)
+    request = EvalRequest(spec, benchmarks, split=split, limit=limit, sample=sample, options=options)
     result = evaluate(request, settings, progress=_progress_bar(settings))
     if as_json:
         click.echo(json.dumps({"run_id": result.run_id, "cells": [c.__dict__ for c in result.cells]}, indent=1))
@@ -235,14 +250,14 @@ def demo_command(workdir, family, max_new_tokens):
     click.echo(f"tiny {family} checkpoint: {checkpoint}")
     data = build_demo(workdir / "data")
     click.echo(f"demo benchmark: {data}")
-    _run_eval(settings, str(checkpoint), "demo", str(data), max_new_tokens=max_new_tokens)
+    _run_eval(settings, str(checkpoint), [("demo", str(data))], max_new_tokens=max_new_tokens)
     # A randomly initialised checkpoint rarely says anything readable. A baseline beside it, through
     # the same path, shows the scorer at work: "always yes" must get exactly half the balanced
     # yes/no questions right and every other kind wrong.
     baseline = workdir / "always_yes.yaml"
     baseline.write_text("id: always_yes\nkind: always_yes\n")
     click.echo("\nthe same questions answered by the always-yes baseline (yes/no questions are balanced):")
-    _run_eval(settings, str(baseline), "demo", str(data))
+    _run_eval(settings, str(baseline), [("demo", str(data))])
 
 
 def _add_command_groups() -> None:

@@ -61,3 +61,16 @@ def test_rescore_is_identical_and_report_writes_three_formats(tmp_path, demo_dat
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out.iterdir()} == {"report.json", "report.csv", "report.md"}
     assert "always_yes_demo" in (out / "report.md").read_text()
+
+
+def test_one_eval_run_covers_several_benchmarks(tmp_path, demo_data):
+    spec = tmp_path / "always_yes.yaml"
+    spec.write_text("id: always_yes_multi\nkind: always_yes\n")
+    result = run_cli("eval", "--model", str(spec), "--benchmark", f"demo={demo_data}",
+                     "--benchmark", f"slake={demo_data / 'slake'}", "--limit", "10", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith("demo") and " all " in line and " 10 " in line for line in result.stdout.splitlines())
+    assert any(line.startswith("slake") and " all " in line and " 10 " in line for line in result.stdout.splitlines())
+    assert "20 samples" in result.stdout
+    bare = run_cli("eval", "--model", str(spec), "--benchmark", "slake", home=tmp_path)
+    assert bare.returncode == 2 and "needs --data" in bare.stderr
