@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Response, current_app
@@ -162,31 +161,22 @@ def prediction_totals(session, now: datetime) -> dict:
 
 
 def recent_shard_seconds(session, now: datetime) -> list[float]:
-    """Model seconds of each shard finished in the window: the summed latency of its generated predictions."""
+    """Wall-clock seconds, lease to done, of each shard finished in the window."""
     from sqlalchemy import select
 
     from db import models as m
 
-    shards = session.execute(
-        select(m.Shard.id, m.Shard.run_id, m.Shard.sample_ids)
-        .where(m.Shard.status == "done", m.Shard.updated_at >= now - timedelta(seconds=SHARD_LATENCY_WINDOW_S))
+    rows = session.execute(
+        select(m.Shard.leased_at, m.Shard.updated_at)
+        .where(m.Shard.status == "done", m.Shard.leased_at.is_not(None),
+               m.Shard.updated_at >= now - timedelta(seconds=SHARD_LATENCY_WINDOW_S))
         .order_by(m.Shard.updated_at.desc()).limit(SHARD_LATENCY_MAX_SHARDS)).all()
-    shard_of: dict[tuple[str, int], int] = {}
-    for shard_id, run_id, sample_ids in shards:
-        for sample_id in sample_ids:
-            shard_of[(run_id, int(sample_id))] = shard_id
-    by_run: dict[str, list[int]] = defaultdict(list)
-    for run_id, sample_id in shard_of:
-        by_run[run_id].append(sample_id)
-    seconds: dict[int, float] = defaultdict(float)
-    for run_id, sample_ids in by_run.items():
-        for start in range(0, len(sample_ids), 5000):  # stays under SQLite's bound-parameter limit
-            rows = session.execute(select(m.Prediction.sample_id, m.Prediction.latency_s).where(
-                m.Prediction.run_id == run_id, m.Prediction.sample_id.in_(sample_ids[start:start + 5000]),
-                m.Prediction.cached.is_(False), m.Prediction.latency_s.is_not(None)))
-            for sample_id, latency in rows:
-                seconds[shard_of[(run_id, sample_id)]] += latency
-    return sorted(seconds.values())
+    return sorted((_utc(done) - _utc(leased)).total_seconds() for leased, done in rows)
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -251,11 +241,11 @@ def collect(ctx, now: datetime | None = None) -> Exposition:
                 buckets + [("_sum", {}, predictions["latency_sum"]), ("_count", {}, predictions["latency_count"])])
     shard_seconds = ledger["shard_seconds"]
     page.gauge("medgrid_recent_shards_measured",
-               f"shards finished in the last {SHARD_LATENCY_WINDOW_S} s with generated predictions "
+               f"shards finished in the last {SHARD_LATENCY_WINDOW_S} s "
                f"(at most {SHARD_LATENCY_MAX_SHARDS})", len(shard_seconds))
     if shard_seconds:
         page.gauge("medgrid_recent_shard_latency_seconds",
-                   f"model seconds per shard (summed prediction latency) over the shards finished in the last "
+                   f"wall-clock seconds per shard (lease to done) over the shards finished in the last "
                    f"{SHARD_LATENCY_WINDOW_S} s, by quantile", by="quantile",
                    values={_format_number(q): _quantile(shard_seconds, q) for q in SHARD_LATENCY_QUANTILES})
     return page

@@ -169,7 +169,7 @@ def _claim(session: Session, shard_id: int, owner: str, lease_seconds: float) ->
     now = utcnow()
     if shard.status == "leased" and shard.lease_owner != owner and (_aware(shard.lease_expires_at) or now) > now:
         return None
-    shard.status, shard.lease_owner = "leased", owner
+    shard.status, shard.lease_owner, shard.leased_at = "leased", owner, now
     shard.lease_expires_at = now + timedelta(seconds=lease_seconds)
     shard.attempts += 1
     if run.status == "queued":

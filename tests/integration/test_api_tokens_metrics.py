@@ -199,9 +199,9 @@ def _insert_ledger(factory, model_id: str, now: datetime) -> None:
         ids = [s.id for s in samples]
         session.add_all([
             m.Shard(run_id="run-running", benchmark="metrics-bench", index=0, sample_ids=ids[0:2], status="done",
-                    attempts=1, updated_at=now - timedelta(seconds=10)),
+                    attempts=1, leased_at=now - timedelta(seconds=10.5), updated_at=now - timedelta(seconds=10)),
             m.Shard(run_id="run-running", benchmark="metrics-bench", index=1, sample_ids=ids[2:4], status="done",
-                    attempts=1, updated_at=now - timedelta(seconds=20)),
+                    attempts=1, leased_at=now - timedelta(seconds=21.5), updated_at=now - timedelta(seconds=20)),
             m.Shard(run_id="run-running", benchmark="metrics-bench", index=2, sample_ids=ids[4:6], status="failed",
                     attempts=3, last_error="CUDA out of memory", updated_at=now),
             m.Shard(run_id="run-done", benchmark="metrics-bench", index=0, sample_ids=ids[0:2], status="pending",

@@ -146,3 +146,15 @@ def test_scoring_writes_each_predictions_judgement(ledger):
             assert (extracted, correct) == ("yes", record["answer"].lower() == "yes")
         if record["answer_type"] == "mcq":
             assert extracted is None and correct is False and method == "unparsed"
+
+
+def test_a_claim_records_when_its_lease_began(ledger):
+    factory, selection, by_key = ledger
+    run_id = _new_run(factory, selection, ModelSpec(id="mock", kind="echo"))
+    shard = runs.shard_ids(factory, run_id)[0]
+    before = runs.utcnow()
+    runs.execute_shard(factory, shard, CountingModel(ModelSpec(id="mock", kind="echo")),
+                       lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=60)
+    with transaction(factory) as session:
+        row = session.get(m.Shard, shard)
+        assert row.status == "done" and before <= row.leased_at <= row.updated_at
