@@ -95,6 +95,21 @@ def find_image_source(bases: list[Path], folders: tuple[str, ...], zips: tuple[s
     return ImageSource.folder(bases[0] / folders[0])
 
 
+def find_split_file(root: Path, split: str, split_files: dict[str, tuple[str, ...]],
+                    subfolders: tuple[str, ...], title: str) -> Path:
+    """The annotation file of ``split``: ``root`` itself when it is a file (refused if its name says
+    it is another split), else the first of the split's file names in ``root`` or its ``subfolders``."""
+    if root.is_file():
+        other = next((s for s, names in split_files.items() if root.name in names), None)
+        if other is not None and other != split:
+            raise DataError(str(root), f"this file is the {other} split; pass split={other!r}")
+        return root
+    found = first_existing([base / name for name in split_files[split] for base in (root, *(root / f for f in subfolders))])
+    if found is None:
+        raise DataError(str(root), f"no {title} {split} file: expected one of {', '.join(split_files[split])}")
+    return found
+
+
 def first_existing(candidates: list[Path]) -> Path | None:
     for candidate in candidates:
         if candidate.is_file():

@@ -17,7 +17,8 @@ import csv
 import re
 from pathlib import Path
 
-from services.benchmarks.files import find_image_source, first_existing, safe_relative
+from services.benchmarks import files
+from services.benchmarks.files import find_image_source, safe_relative
 from services.benchmarks.registry import benchmark, report_problem
 from services.benchmarks.sample import DataError, Option, Sample
 
@@ -38,15 +39,7 @@ _LETTER = re.compile(r"^\s*([A-Da-d])\s*(?:$|[:.)])")
 
 
 def find_split_file(root: Path, split: str) -> Path:
-    if root.is_file():
-        other = next((s for s, names in SPLIT_FILES.items() if root.name in names), None)
-        if other is not None and other != split:
-            raise DataError(str(root), f"this file is the {other} split; pass split={other!r}")
-        return root
-    found = first_existing([base / name for base in (root, root / "PMC-VQA") for name in SPLIT_FILES[split]])
-    if found is None:
-        raise DataError(str(root), f"no PMC-VQA {split} file: expected one of {', '.join(SPLIT_FILES[split])}")
-    return found
+    return files.find_split_file(root, split, SPLIT_FILES, ("PMC-VQA",), "PMC-VQA")
 
 
 def _layout(header: list[str], path: Path) -> str:

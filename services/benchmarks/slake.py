@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.benchmarks import files
 from services.benchmarks.files import find_image_source, safe_relative
 from services.benchmarks.registry import benchmark, iter_json_records, report_problem, require, require_text
 from services.benchmarks.sample import CLOSED_BY_LABEL, CLOSED_BY_YES_NO, DataError, Sample, is_yes_no
@@ -23,16 +24,7 @@ SKILL_FIELDS = ("content_type", "modality", "location", "base_type")
 
 
 def find_split_file(root: Path, split: str) -> Path:
-    if root.is_file():
-        other = next((s for s, names in SPLIT_FILES.items() if root.name in names), None)
-        if other is not None and other != split:
-            raise DataError(str(root), f"this file is the {other} split; pass split={other!r}")
-        return root
-    for name in SPLIT_FILES[split]:
-        for candidate in (root / name, root / "Slake1.0" / name, root / "Slake" / name):
-            if candidate.is_file():
-                return candidate
-    raise DataError(str(root), f"no SLAKE {split} file: expected one of {', '.join(SPLIT_FILES[split])}")
+    return files.find_split_file(root, split, SPLIT_FILES, ("Slake1.0", "Slake"), "SLAKE")
 
 
 def read_slake(root: Path, split: str, language: str = "en", benchmark_name: str = "slake", *,
