@@ -9,7 +9,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
     echo "services.sh: need root to run: $*" >&2; exit 1; fi; }
 
 pg_up() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; }
-redis_up() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+redis_up() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
 if ! command -v pg_ctlcluster >/dev/null || ! command -v redis-server >/dev/null; then
     if ! { command -v pg_isready >/dev/null && pg_up && command -v redis-cli >/dev/null && redis_up; }; then

@@ -27,11 +27,14 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 if [ "$install" = 1 ]; then
     # Debian's docker-compose (the Python compose 1.29): a real compose implementation that
     # needs no Docker engine for `config`.
+    # (apt-cache's output is read whole before grep sees it: `apt-cache | grep -q` under pipefail
+    # fails with SIGPIPE whenever grep matches before apt-cache has finished writing.)
+    candidate() { local policy; policy=$(apt-cache policy docker-compose 2> /dev/null || true); grep -q 'Candidate: [0-9]' <<< "$policy"; }
     if ! command -v docker-compose > /dev/null; then
-        if ! apt-cache policy docker-compose 2> /dev/null | grep -q 'Candidate: [0-9]'; then
+        if ! candidate; then
             as_root apt-get update -q
         fi
-        if ! apt-cache policy docker-compose | grep -q 'Candidate: [0-9]'; then
+        if ! candidate; then
             echo "docker-compose is not in this machine's apt sources" >&2
             exit 2
         fi
