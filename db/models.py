@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -48,7 +48,7 @@ class Sample(Base):
     __tablename__ = "samples"
     __table_args__ = (UniqueConstraint("benchmark", "split", "key", "content_hash", name="uq_samples_identity"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    benchmark: Mapped[str] = mapped_column(ForeignKey("benchmarks.name"), index=True)
+    benchmark: Mapped[str] = mapped_column(ForeignKey("benchmarks.name"))
     split: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -63,7 +63,7 @@ class Run(Base):
     __tablename__ = "runs"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id"), index=True)
-    model_weights_hash: Mapped[str | None] = mapped_column(String(64))
+    model_weights_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # preparing queued running scoring done partial failed cancelled
     options: Mapped[dict] = mapped_column(JSON, default=dict)
     n_samples: Mapped[int] = mapped_column(Integer, default=0)
@@ -73,17 +73,23 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+OPEN_SHARDS = "status IN ('pending', 'leased')"
+
+
 class Shard(Base):
     """One unit of work and its lease: Postgres, not the broker, is the source of truth."""
 
     __tablename__ = "shards"
-    __table_args__ = (UniqueConstraint("run_id", "benchmark", "index", name="uq_shards_position"),)
+    __table_args__ = (UniqueConstraint("run_id", "benchmark", "index", name="uq_shards_position"),
+                      # open shards only: "is any shard of this run still pending or leased?"
+                      Index("ix_shards_open", "run_id", postgresql_where=text(OPEN_SHARDS),
+                            sqlite_where=text(OPEN_SHARDS)))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     benchmark: Mapped[str] = mapped_column(String(64))
     index: Mapped[int] = mapped_column(Integer)
     sample_ids: Mapped[list] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending leased done failed cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending leased done failed cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -98,7 +104,7 @@ class Prediction(Base):
     __tablename__ = "predictions"
     __table_args__ = (UniqueConstraint("run_id", "sample_id", name="uq_predictions_run_sample"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
     cache_key: Mapped[str] = mapped_column(String(64), index=True)
     response: Mapped[str | None] = mapped_column(Text)

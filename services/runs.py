@@ -9,7 +9,6 @@ Shards follow the ledger semantics of DESIGN.md: a lease per attempt, prediction
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import uuid
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import models as m
@@ -29,6 +28,8 @@ from services.models.base import GenerationRequest, ModelAdapter
 from services.models.spec import ModelSpec
 
 TERMINAL_RUN_STATES = ("done", "partial", "failed", "cancelled")
+SHARDS, RUNS, SAMPLES, PREDICTIONS = (m.Shard.__table__, m.Run.__table__, m.Sample.__table__,
+                                      m.Prediction.__table__)
 
 
 def utcnow() -> datetime:
@@ -81,26 +82,37 @@ def register_samples(session: Session, selection: BenchmarkSelection) -> dict[st
     spec = selection.benchmark
     upsert(session, m.Benchmark.__table__, [{"name": spec.name, "title": spec.title, "created_at": utcnow()}],
            ["name"], ["title"])
-    rows, hashes = [], {}
+    image_digests: dict = {}
+
+    def image_sha256(image) -> str:  # several questions share an image: read and hash it once
+        digest = image_digests.get(image)
+        if digest is None:
+            digest = image_digests[image] = image.sha256()
+        return digest
+
+    rows, hashes, now = [], {}, utcnow()
     for sample in selection.samples:
-        content_hash = sample.content_hash()
+        content_hash = sample.content_hash(image_sha256)
         hashes[sample.id] = content_hash
+        # the engine's JSON serializer writes what JSON cannot hold (numpy numbers, dates) as text
         rows.append({"benchmark": spec.name, "split": selection.split, "key": sample.id,
                      "content_hash": content_hash, "answer_type": sample.answer_type,
                      "reasoning_level": sample.reasoning_level, "group": sample.group,
-                     "record": _json_safe(sample.record()), "created_at": utcnow()})
-    for start in range(0, len(rows), 500):
-        upsert(session, m.Sample.__table__, rows[start:start + 500], ["benchmark", "split", "key", "content_hash"], [])
-    keys, found = list(hashes), []
-    for start in range(0, len(keys), 1000):
-        found += session.execute(select(m.Sample.id, m.Sample.key, m.Sample.content_hash).where(
-            m.Sample.benchmark == spec.name, m.Sample.split == selection.split,
-            m.Sample.key.in_(keys[start:start + 1000]))).all()
-    return {key: pk for pk, key, digest in found if hashes.get(key) == digest}
-
-
-def _json_safe(value):
-    return json.loads(json.dumps(value, default=str))
+                     "record": sample.record(), "created_at": now})
+    ids = {}
+    for start in range(0, len(rows), 500):  # new samples come back from the INSERT itself
+        for pk, key, digest in upsert(session, SAMPLES, rows[start:start + 500],
+                                      ["benchmark", "split", "key", "content_hash"], [],
+                                      returning=("id", "key", "content_hash")):
+            ids[key] = pk
+    known = [key for key in hashes if key not in ids]
+    for start in range(0, len(known), 1000):  # samples an earlier run registered
+        for pk, key, digest in session.execute(select(SAMPLES.c.id, SAMPLES.c.key, SAMPLES.c.content_hash).where(
+                SAMPLES.c.benchmark == spec.name, SAMPLES.c.split == selection.split,
+                SAMPLES.c.key.in_(known[start:start + 1000]))):
+            if hashes.get(key) == digest:
+                ids[key] = pk
+    return ids
 
 
 def open_run(session: Session, spec: ModelSpec, weights_hash: str | None, options: dict, status: str) -> str:
@@ -108,7 +120,7 @@ def open_run(session: Session, spec: ModelSpec, weights_hash: str | None, option
     run_id = str(uuid.uuid4())
     register_model(session, spec, weights_hash)
     session.add(m.Run(id=run_id, model_id=spec.id, model_weights_hash=weights_hash, status=status,
-                      options=_json_safe(options), n_samples=0))
+                      options=options, n_samples=0))
     session.flush()
     return run_id
 
@@ -157,38 +169,74 @@ def cache_key(weights_hash: str | None, content_hash: str, spec: ModelSpec, seed
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+# A stored reply and its judgement are replaced together.
+PREDICTION_UPDATE = ["cache_key", "response", "error", "latency_s", "input_tokens", "output_tokens", "cached",
+                     "extracted", "extraction_method", "correct", "scorer_version"]
+
+
+def _cache_may_hit():
+    """Only an earlier run of the same weights (or of the same model id, when unhashed) can have
+    predictions to reuse; asking the small runs table spares a new model's every shard a lookup
+    in the large predictions table."""
+    other = RUNS.alias("other_run")
+    same = or_(and_(RUNS.c.model_weights_hash.is_not(None), other.c.model_weights_hash == RUNS.c.model_weights_hash),
+               and_(RUNS.c.model_weights_hash.is_(None), other.c.model_id == RUNS.c.model_id))
+    return exists().where(same, other.c.id != RUNS.c.id)
+
+
+# The statements of a shard's life, built once: a worker runs them for every shard.
+_SHARD = SHARDS.c.id == bindparam("shard_id")
+_CLAIM = (select(SHARDS.c.status, SHARDS.c.lease_owner, SHARDS.c.lease_expires_at, SHARDS.c.attempts,
+                 SHARDS.c.run_id, SHARDS.c.benchmark, SHARDS.c.sample_ids, RUNS.c.model_id,
+                 RUNS.c.model_weights_hash, RUNS.c.options, RUNS.c.status.label("run_status"),
+                 _cache_may_hit().label("cache_may_hit"))
+          .join_from(SHARDS, RUNS, SHARDS.c.run_id == RUNS.c.id).where(_SHARD).with_for_update(of=SHARDS))
+_SET_SHARD = update(SHARDS).where(_SHARD)
+_START_RUN = (update(RUNS).where(RUNS.c.id == bindparam("run_id"), RUNS.c.status == "queued")
+              .values(status="running", started_at=bindparam("now")))
+_SHARD_SAMPLES = select(SAMPLES.c.id, SAMPLES.c.content_hash, SAMPLES.c.record).where(
+    SAMPLES.c.id.in_(bindparam("ids", expanding=True)))
+_STORED = select(PREDICTIONS.c.sample_id).where(PREDICTIONS.c.run_id == bindparam("run_id"),
+                                                PREDICTIONS.c.sample_id.in_(bindparam("ids", expanding=True)))
+_CACHE_HITS = select(PREDICTIONS.c.cache_key, PREDICTIONS.c.response, PREDICTIONS.c.latency_s,
+                     PREDICTIONS.c.input_tokens, PREDICTIONS.c.output_tokens).where(
+    PREDICTIONS.c.cache_key.in_(bindparam("keys", expanding=True)), PREDICTIONS.c.error.is_(None),
+    PREDICTIONS.c.response.is_not(None))
+_FINISH_SHARD = update(SHARDS).where(_SHARD, SHARDS.c.lease_owner == bindparam("owner"), SHARDS.c.status == "leased")
+_SETTLE_RUN = update(RUNS).where(
+    RUNS.c.id == bindparam("run_id"), RUNS.c.status.in_(("queued", "running")),
+    ~exists().where(SHARDS.c.run_id == RUNS.c.id, SHARDS.c.status.in_(("pending", "leased")))
+).values(status="scoring")
+
+
 def _claim(session: Session, shard_id: int, owner: str, lease_seconds: float) -> dict | None:
-    """Take the shard's lease unless it is finished or someone else holds an unexpired lease."""
-    shard = session.execute(select(m.Shard).where(m.Shard.id == shard_id).with_for_update()).scalar_one_or_none()
-    if shard is None or shard.status in ("done", "failed", "cancelled"):
-        return None
-    run = session.get(m.Run, shard.run_id)
-    if run.status == "cancelled":
-        shard.status = "cancelled"
+    """Take the shard's lease unless it is finished or someone else holds an unexpired lease.
+
+    The shard row stays locked for the rest of the transaction, so two workers never both take it.
+    """
+    row = session.execute(_CLAIM, {"shard_id": shard_id}).first()
+    if row is None or row.status in ("done", "failed", "cancelled"):
         return None
     now = utcnow()
-    if shard.status == "leased" and shard.lease_owner != owner and (_aware(shard.lease_expires_at) or now) > now:
+    if row.run_status == "cancelled":
+        session.execute(_SET_SHARD, {"shard_id": shard_id, "status": "cancelled", "updated_at": now})
         return None
-    shard.status, shard.lease_owner, shard.leased_at = "leased", owner, now
-    shard.lease_expires_at = now + timedelta(seconds=lease_seconds)
-    shard.attempts += 1
-    if run.status == "queued":
-        run.status, run.started_at = "running", now
-    return {"run_id": shard.run_id, "model_id": run.model_id, "benchmark": shard.benchmark,
-            "sample_ids": list(shard.sample_ids), "attempts": shard.attempts,
-            "weights_hash": run.model_weights_hash, "options": dict(run.options)}
+    if row.status == "leased" and row.lease_owner != owner and (_aware(row.lease_expires_at) or now) > now:
+        return None
+    attempts = row.attempts + 1
+    session.execute(_SET_SHARD, {"shard_id": shard_id, "status": "leased", "lease_owner": owner, "leased_at": now,
+                                 "lease_expires_at": now + timedelta(seconds=lease_seconds), "attempts": attempts,
+                                 "updated_at": now})
+    if row.run_status == "queued":
+        session.execute(_START_RUN, {"run_id": row.run_id, "now": now})
+    return {"run_id": row.run_id, "model_id": row.model_id, "benchmark": row.benchmark,
+            "sample_ids": list(row.sample_ids), "attempts": attempts, "weights_hash": row.model_weights_hash,
+            "options": dict(row.options), "cache_may_hit": bool(row.cache_may_hit)}
 
 
 def claim_shard(factory: sessionmaker[Session], shard_id: int, owner: str, lease_seconds: float) -> dict | None:
     with transaction(factory) as session:
         return _claim(session, shard_id, owner, lease_seconds)
-
-
-def _cache_may_hit(session: Session, run_id: str, model_id: str, weights_hash: str | None) -> bool:
-    """Only an earlier run of the same weights can have predictions to reuse; asking the small runs
-    table first spares every shard of a new model a lookup in the (large) predictions table."""
-    same = m.Run.model_weights_hash == weights_hash if weights_hash else m.Run.model_id == model_id
-    return session.scalar(select(m.Run.id).where(same, m.Run.id != run_id).limit(1)) is not None
 
 
 # (benchmark name, stored sample record, run options) -> the sample's image references
@@ -206,23 +254,18 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: Adapte
         claim = _claim(session, shard_id, owner, lease_seconds)
         if claim is None:
             return ShardOutcome(shard_id, "skipped")
-        rows = session.execute(select(m.Sample.id, m.Sample.content_hash, m.Sample.record)
-                               .where(m.Sample.id.in_(claim["sample_ids"]))).all()
+        rows = session.execute(_SHARD_SAMPLES, {"ids": claim["sample_ids"]}).all()
         # On a first attempt nothing of this shard can be stored yet; a retry resumes where it stopped.
-        done = set() if claim["attempts"] == 1 else set(session.scalars(select(m.Prediction.sample_id).where(
-            m.Prediction.run_id == claim["run_id"], m.Prediction.sample_id.in_(claim["sample_ids"]))))
-        cache_may_hit = _cache_may_hit(session, claim["run_id"], claim["model_id"], claim["weights_hash"])
+        done = set() if claim["attempts"] == 1 else set(session.scalars(
+            _STORED, {"run_id": claim["run_id"], "ids": claim["sample_ids"]}))
     if not hasattr(adapter, "generate"):
         adapter = adapter(claim["model_id"])
     spec = adapter.spec
     keys = {pk: cache_key(claim["weights_hash"], digest, spec, seed) for pk, digest, _ in rows}
     cached = {}
-    if cache_may_hit:
+    if claim["cache_may_hit"]:
         with transaction(factory) as session:
-            for hit in session.execute(select(m.Prediction.cache_key, m.Prediction.response, m.Prediction.latency_s,
-                                              m.Prediction.input_tokens, m.Prediction.output_tokens)
-                                       .where(m.Prediction.cache_key.in_(list(keys.values())),
-                                              m.Prediction.error.is_(None), m.Prediction.response.is_not(None))):
+            for hit in session.execute(_CACHE_HITS, {"keys": list(keys.values())}):
                 cached.setdefault(hit.cache_key, hit)
     records = {pk: record for pk, _, record in rows}
     todo, reused = [], []
@@ -260,12 +303,12 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: Adapte
                                  o.input_tokens, o.output_tokens) for o in outputs]
     if on_progress and (reused or failures):
         on_progress(len(reused) + len(failures))
+    _judge_new_rows(reused + failures + generated, records)
     with transaction(factory) as session:
-        upsert(session, m.Prediction.__table__, reused + failures + generated, ["run_id", "sample_id"],
-               ["cache_key", "response", "error", "latency_s", "input_tokens", "output_tokens", "cached"])
-        finished = session.execute(
-            update(m.Shard).where(m.Shard.id == shard_id, m.Shard.lease_owner == owner, m.Shard.status == "leased")
-            .values(status="done", lease_owner=None, lease_expires_at=None, updated_at=utcnow())).rowcount
+        upsert(session, PREDICTIONS, reused + failures + generated, ["run_id", "sample_id"], PREDICTION_UPDATE)
+        finished = session.execute(_FINISH_SHARD, {"shard_id": shard_id, "owner": owner, "status": "done",
+                                                   "lease_owner": None, "lease_expires_at": None,
+                                                   "updated_at": utcnow()}).rowcount
         run_complete = bool(finished) and _settle_run(session, claim["run_id"])
     n_failed = sum(1 for row in failures + generated if row["error"])
     return ShardOutcome(shard_id, "done", generated=len(generated), cached=len(reused), failed_samples=n_failed,
@@ -274,9 +317,7 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: Adapte
 
 def _settle_run(session: Session, run_id: str) -> bool:
     """Move a run whose shards are all settled from running to scoring; True for the one caller that did."""
-    unsettled = exists().where(m.Shard.run_id == run_id, m.Shard.status.in_(("pending", "leased")))
-    return bool(session.execute(update(m.Run).where(m.Run.id == run_id, m.Run.status.in_(("queued", "running")),
-                                                    ~unsettled).values(status="scoring")).rowcount)
+    return bool(session.execute(_SETTLE_RUN, {"run_id": run_id}).rowcount)
 
 
 def settle_run(factory: sessionmaker[Session], run_id: str) -> bool:
@@ -298,12 +339,52 @@ def _prediction_row(run_id, sample_id, key, response, error, latency, tokens_in,
 
 # -- scoring -----------------------------------------------------------------------------------
 
+def _judge_new_rows(rows: list[dict], records: dict) -> None:
+    """Judge replies where they are made, and store the judgement with the prediction.
+
+    Judging a reply costs microseconds next to the model's milliseconds or seconds, while judging
+    at the end means rewriting every prediction row of the run (an UPDATE of each) and leaves
+    all of it for after the last shard. The scoring service re-judges only predictions whose
+    scorer version is not its own (``_judge_rows``).
+    """
+    from services import scoring
+
+    for row in rows:
+        judgement = scoring.judge(records[row["sample_id"]], row["response"], row["error"])
+        row.update(extracted=judgement.extracted, extraction_method=judgement.method, correct=judgement.correct,
+                   scorer_version=scoring.SCORER_VERSION)
+
+_JUDGED_ROW = (PREDICTIONS.c.id, PREDICTIONS.c.sample_id, PREDICTIONS.c.response, PREDICTIONS.c.error,
+               PREDICTIONS.c.extracted, PREDICTIONS.c.extraction_method, PREDICTIONS.c.correct,
+               PREDICTIONS.c.scorer_version, SAMPLES.c.record)
+
+
+def _judge_rows(session: Session, rows) -> list:
+    """Each row's judgement by the current scorer: rebuilt from its stored columns when this scorer
+    version already judged it, otherwise judged now and written back (one statement per page)."""
+    from services import scoring
+
+    judgements, updates = [], []
+    for row in rows:
+        if row.scorer_version == scoring.SCORER_VERSION:
+            judgements.append(scoring.stored_judgement(row.record, row.extracted, row.extraction_method, row.correct))
+            continue
+        judgement = scoring.judge(row.record, row.response, row.error)
+        updates.append({"id": row.id, "extracted": judgement.extracted, "extraction_method": judgement.method,
+                        "correct": judgement.correct, "scorer_version": scoring.SCORER_VERSION})
+        judgements.append(judgement)
+    bulk_update(session, PREDICTIONS, updates)
+    return judgements
+
+
 def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resamples: int,
               labeller: str | None = None) -> list:
     """Judge every stored prediction of the run with the current scorers and write score rows.
 
-    Older score rows stay (they carry their scorer version); re-scoring with the same version
-    replaces that version's rows, so the result is identical however often it runs.
+    Predictions this scorer version already judged (the worker that made them, or an earlier
+    scoring) keep their judgement; the rest are judged here and their judgement stored. Older score rows stay (they carry
+    their scorer version); re-scoring with the same version replaces that version's rows, so the
+    result is identical however often it runs.
     Understanding/reasoning slices use the sample's own label (MedXpertQA) or the stored label of
     ``labeller`` (newest labeller when None); the facet ``reasoning_labeller`` in the score rows
     says which labeller, at which version, produced the labels of each benchmark.
@@ -316,24 +397,19 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
         if run is None:
             raise KeyError(run_id)
         # Plain rows, not ORM objects: a run can hold a million predictions.
-        rows = session.execute(select(m.Prediction.id, m.Prediction.sample_id, m.Prediction.response,
-                                      m.Prediction.error, m.Sample.record)
-                               .join(m.Sample, m.Sample.id == m.Prediction.sample_id)
-                               .where(m.Prediction.run_id == run_id).order_by(m.Prediction.sample_id)).all()
+        rows = session.execute(
+            select(*_JUDGED_ROW).join_from(PREDICTIONS, SAMPLES, SAMPLES.c.id == PREDICTIONS.c.sample_id)
+            .where(PREDICTIONS.c.run_id == run_id).order_by(PREDICTIONS.c.sample_id)).all()
+        judgements = _judge_rows(session, rows)
         labels = labels_for(session, [row.sample_id for row in rows], labeller=labeller)
-        items, updates = [], []
-        for prediction_id, sample_id, response, error, record in rows:
-            label = labels.get(sample_id)
+        items = []
+        for row, judgement in zip(rows, judgements):
+            record, label = row.record, labels.get(row.sample_id)
             if label is not None:
                 record = {**record, "reasoning_level": label.label,
                           "skills": {**(record.get("skills") or {}),
                                      "reasoning_labeller": f"{label.labeller} {label.version}"}}
-            judgement = scoring.judge(record, response, error)
-            updates.append({"id": prediction_id, "extracted": judgement.extracted,
-                            "extraction_method": judgement.method, "correct": judgement.correct,
-                            "scorer_version": scoring.SCORER_VERSION})
             items.append((record, judgement))
-        bulk_update(session, m.Prediction.__table__, updates)
         cells = scoring.aggregate(items, seed=seed, resamples=resamples)
         session.query(m.Score).filter(m.Score.run_id == run_id, m.Score.scorer == scoring.SCORER_NAME,
                                       m.Score.scorer_version == scoring.SCORER_VERSION).delete()

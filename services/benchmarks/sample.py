@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from services.benchmarks.images import ImageError, ImageRef
 
@@ -86,8 +86,10 @@ class Sample:
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
-    def content_hash(self) -> str:
+    def content_hash(self, image_sha256: Callable[[ImageRef], str] | None = None) -> str:
         """Hash of question, options, answer and image bytes: part of the sample's identity.
+
+        ``image_sha256`` may memoise image digests: OmniMedVQA asks about five questions per image.
 
         An image that cannot be read is hashed as its reference, marked unreadable, so that one
         missing file fails its own sample when the run reads it, not the whole run's registration;
@@ -96,7 +98,7 @@ class Sample:
         digest = hashlib.sha256(self.text_hash().encode())
         for image in self.images:
             try:
-                digest.update(image.sha256().encode())
+                digest.update((image_sha256 or ImageRef.sha256)(image).encode())
             except ImageError:
                 digest.update(f"unreadable:{image.describe()}".encode())
         return digest.hexdigest()

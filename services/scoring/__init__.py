@@ -7,7 +7,7 @@ intervals, study summaries and reports. Pure Python + numpy; no database access.
 
 from services.scoring.aggregate import Aggregator, ScoreCell, aggregate, benchmark_label
 from services.scoring.compat import COMPAT_RULES, SCORERS, get_scorer, judge_compat
-from services.scoring.judge import SCORER_NAME, SCORER_VERSION, Judgement, answer_kind, judge
+from services.scoring.judge import SCORER_NAME, SCORER_VERSION, Judgement, answer_kind, judge, stored_judgement
 from services.scoring.metrics import METRICS, OPEN_METRICS
 from services.scoring.predictions import (
     PredictionsFileError,
@@ -40,5 +40,6 @@ __all__ = [
     "judge_compat",
     "read_predictions_jsonl",
     "score_predictions",
+    "stored_judgement",
     "study_mean",
 ]

@@ -98,3 +98,17 @@ def judge(sample: dict, response: str | None, error: str | None = None, *,
     text = strip_think(response)
     found = extract(text, AnswerSpace.for_sample(sample, kind), fallback=fallback)
     return judge_extraction(sample, kind, found)
+
+
+def stored_judgement(sample: dict, extracted: str | None, method: str, correct: bool | None) -> Judgement:
+    """The judgement ``judge`` made earlier (same scorer version), rebuilt from the three columns a
+    prediction stores; open answers' metrics are recomputed from the stored extraction, which is
+    all they depend on. Lets scoring aggregate predictions judged while the run was still going."""
+    kind = answer_kind(sample)
+    if extracted is None:
+        return failed(kind, method)
+    if kind == "open":
+        return Judgement(extracted, method, True, bool(correct),
+                         {"accuracy": float(bool(correct)), **open_metrics(extracted, str(sample.get("answer", "")))})
+    return Judgement(extracted, method, True, bool(correct), {"accuracy": float(bool(correct))})
+

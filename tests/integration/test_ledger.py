@@ -1,7 +1,7 @@
 """Shard ledger on a real Postgres: redelivery never duplicates a prediction; the cache skips inference."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from db import models as m
 from db.session import make_engine, make_sessionmaker, transaction, upgrade
@@ -127,25 +127,75 @@ def test_scores_split_by_stored_labels_and_name_the_labeller(ledger):
     assert labellers == {"lr-test 1.abc": 35}
 
 
-def test_scoring_writes_each_predictions_judgement(ledger):
-    """The bulk UPDATE (one statement per page on Postgres) stores every row's own judgement, NULLs included."""
-    factory, selection, by_key = ledger
-    model = CountingModel(ModelSpec(id="mock", kind="echo"))  # always answers "yes"
+def _run_all_shards(factory, selection, by_key, model):
     run_id = _new_run(factory, selection, model.spec)
     for shard in runs.shard_ids(factory, run_id):
         runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=60)
-    runs.score_run(factory, run_id, seed=1, resamples=10)
+    return run_id
+
+
+def _judgements(factory, run_id):
     with transaction(factory) as session:
-        rows = session.execute(select(m.Sample.record, m.Prediction.extracted, m.Prediction.extraction_method,
+        return session.execute(select(m.Sample.record, m.Prediction.extracted, m.Prediction.extraction_method,
                                       m.Prediction.correct, m.Prediction.scorer_version)
                                .join(m.Sample, m.Sample.id == m.Prediction.sample_id)
-                               .where(m.Prediction.run_id == run_id)).all()
-    assert len(rows) == 35 and all(version for *_, version in rows)
-    for record, extracted, method, correct, _ in rows:
+                               .where(m.Prediction.run_id == run_id).order_by(m.Prediction.sample_id)).all()
+
+
+def test_the_worker_stores_each_replys_judgement_with_it(ledger):
+    from services.scoring import SCORER_VERSION
+
+    factory, selection, by_key = ledger
+    run_id = _run_all_shards(factory, selection, by_key, CountingModel(ModelSpec(id="mock", kind="echo")))
+    rows = _judgements(factory, run_id)  # before any scoring: the shards wrote them
+    assert len(rows) == 35 and {version for *_, version in rows} == {SCORER_VERSION}
+    for record, extracted, method, correct, _ in rows:  # the model always answers "yes"
         if record["closed_kind"] == "yes_no":
             assert (extracted, correct) == ("yes", record["answer"].lower() == "yes")
         if record["answer_type"] == "mcq":
             assert extracted is None and correct is False and method == "unparsed"
+
+
+def test_scoring_rejudges_what_another_scorer_version_judged(ledger):
+    """Rows judged by an older scorer are judged again, and the bulk UPDATE (one statement per page
+    on Postgres) stores every row's own judgement, NULLs included; the scores equal those of the
+    judgements the worker stored."""
+    factory, selection, by_key = ledger
+    run_id = _run_all_shards(factory, selection, by_key, CountingModel(ModelSpec(id="mock", kind="echo")))
+    stored = runs.score_run(factory, run_id, seed=1, resamples=20)
+    fresh = _judgements(factory, run_id)
+    with transaction(factory) as session:
+        session.execute(update(m.Prediction).where(m.Prediction.run_id == run_id).values(
+            extracted="stale", extraction_method="stale", correct=True, scorer_version="0.old"))
+    rejudged = runs.score_run(factory, run_id, seed=1, resamples=20)
+    assert _judgements(factory, run_id) == fresh
+    assert rejudged == stored
+
+
+def test_a_new_reply_replaces_the_old_ones_judgement(ledger):
+    factory, selection, by_key = ledger
+    run_id = _run_all_shards(factory, selection, by_key, CountingModel(ModelSpec(id="mock", kind="echo")))
+    shard = runs.shard_ids(factory, run_id, ("done",))[0]
+    with transaction(factory) as session:
+        # As if a worker whose lease had expired wrote late: a first attempt regenerates every sample
+        # of the shard, and its rows meet the stored ones in ON CONFLICT.
+        row = session.get(m.Shard, shard)
+        row.status, row.attempts = "pending", 0
+        replaced = set(session.scalars(select(m.Sample.key).where(m.Sample.id.in_(row.sample_ids))))
+
+    class AlwaysNo(CountingModel):
+        def generate(self, requests):
+            return [GenerationOutput(r.id, "no", latency_s=0.0, input_tokens=1, output_tokens=1) for r in requests]
+
+    runs.execute_shard(factory, shard, AlwaysNo(ModelSpec(id="mock", kind="echo")),
+                       lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=60)
+    answers = {}
+    for record, extracted, _, correct, _ in _judgements(factory, run_id):
+        if record["closed_kind"] == "yes_no":
+            reply = "no" if record["key"] in replaced else "yes"
+            assert (extracted, correct) == (reply, record["answer"].lower() == reply)
+            answers[reply] = answers.get(reply, 0) + 1
+    assert answers.get("no") and answers.get("yes")  # both the replaced shard and the others were checked
 
 
 def test_a_claim_records_when_its_lease_began(ledger):
@@ -158,3 +208,23 @@ def test_a_claim_records_when_its_lease_began(ledger):
     with transaction(factory) as session:
         row = session.get(m.Shard, shard)
         assert row.status == "done" and before <= row.leased_at <= row.updated_at
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_records_keep_values_json_has_no_type_for(request, tmp_path, demo_data, backend):
+    """A parquet release hands back numpy numbers and dates in a record's meta: they are stored as
+    text, never fail the registration, and the record reads back as JSON."""
+    import datetime
+    import numpy as np
+
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    factory = make_sessionmaker(make_engine(url))
+    sample = registry.load_samples("demo", demo_data, limit=1)[0]
+    sample.meta = {"rows": np.int64(7), "taken": datetime.date(2024, 5, 1), 3: "three", "big": 2 ** 70}
+    selection = runs.BenchmarkSelection(registry.get("demo"), str(demo_data), "test", [sample], {})
+    with transaction(factory) as session:
+        ids = runs.register_samples(session, selection)
+    with transaction(factory) as session:
+        record = session.scalar(select(m.Sample.record).where(m.Sample.id == ids[sample.id]))
+    assert record["meta"] == {"rows": "7", "taken": "2024-05-01", "3": "three", "big": 2 ** 70}

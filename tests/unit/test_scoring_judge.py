@@ -157,3 +157,20 @@ def test_unicode_reply():
     assert judge(open_(answer="Ödem"), "ödem").correct
     assert judge(open_(answer="左肺", language="zh"), "左肺").correct
     assert judge(open_(answer="左肺", language="zh"), "右肺").metrics["token_recall"] == 0.5
+
+
+@pytest.mark.parametrize("sample, reply", [
+    (mcq(), "\\boxed{B}"), (mcq(), "The answer is C."), (mcq(), "no idea"), (mcq(), None),
+    (closed(answer="yes"), "Yes, there is."), (closed(answer="no"), "maybe"),
+    (closed(answer="CT", kind="choice"), "It is a ct scan"), (closed(answer="CT", kind="choice"), "\\boxed{CT}"),
+    (open_(), "\\boxed{the left lung}"), (open_(), "left upper lung lobe"), (open_(), ""),
+    (open_(answer="5", benchmark="mmmu_med"), "The answer is 5.0"),
+])
+def test_a_stored_judgement_is_the_judgement(sample, reply):
+    """Scoring rebuilds a worker's judgement from the three stored columns: nothing may differ."""
+    from services.scoring import stored_judgement
+
+    made = judge(sample, reply)
+    assert stored_judgement(sample, made.extracted, made.method, made.correct) == made
+    failed = judge(sample, reply, error="ImageError: cannot read image")
+    assert stored_judgement(sample, failed.extracted, failed.method, failed.correct) == failed
