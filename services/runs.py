@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import models as m
 from db.session import bulk_update, transaction, upsert
 from services import prompts
+from services.gcpause import gc_paused
 from services.benchmarks.registry import Benchmark
 from services.benchmarks.sample import Sample
 from services.models.base import GenerationRequest, ModelAdapter
@@ -79,6 +80,11 @@ def register_model(session: Session, spec: ModelSpec, weights_hash: str | None) 
 
 def register_samples(session: Session, selection: BenchmarkSelection) -> dict[str, int]:
     """Store the selection's samples (idempotently) and return ``sample key -> row id``."""
+    with gc_paused():
+        return _register_samples(session, selection)
+
+
+def _register_samples(session: Session, selection: BenchmarkSelection) -> dict[str, int]:
     spec = selection.benchmark
     upsert(session, m.Benchmark.__table__, [{"name": spec.name, "title": spec.title, "created_at": utcnow()}],
            ["name"], ["title"])
@@ -392,7 +398,7 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
     from services import scoring
     from services.skills.store import labels_for
 
-    with transaction(factory) as session:
+    with gc_paused(), transaction(factory) as session:
         run = session.get(m.Run, run_id)
         if run is None:
             raise KeyError(run_id)
@@ -401,7 +407,8 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
             select(*_JUDGED_ROW).join_from(PREDICTIONS, SAMPLES, SAMPLES.c.id == PREDICTIONS.c.sample_id)
             .where(PREDICTIONS.c.run_id == run_id).order_by(PREDICTIONS.c.sample_id)).all()
         judgements = _judge_rows(session, rows)
-        labels = labels_for(session, [row.sample_id for row in rows], labeller=labeller)
+        labels = labels_for(session, select(PREDICTIONS.c.sample_id).where(PREDICTIONS.c.run_id == run_id),
+                            labeller=labeller)
         items = []
         for row, judgement in zip(rows, judgements):
             record, label = row.record, labels.get(row.sample_id)

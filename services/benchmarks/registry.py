@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from services.benchmarks.sample import DataError, Sample
+from services.gcpause import gc_paused
 
 Loader = Callable[..., Iterable[Sample]]
 
@@ -178,7 +179,8 @@ def load_samples(name: str, data: str | Path, split: str | None = None, *, limit
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise DataError(str(data), f"{label} must be a non-negative integer, got {value!r}")
     spec, root, split, options = prepare(name, data, split, settings, **options)
-    samples = read_benchmark(spec, root, split, options)
+    with gc_paused():
+        samples = read_benchmark(spec, root, split, options)
     if sample is not None:
         rng = random.Random(seed)
         picked = sorted(rng.sample(range(len(samples)), min(sample, len(samples))))

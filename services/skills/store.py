@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import Iterable, NamedTuple, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from db import models as m
@@ -51,25 +51,31 @@ def label_selection(session: Session, selection, labeller: Labeller) -> list[Lab
     return labels
 
 
-def labels_for(session: Session, sample_ids: Iterable[int], labeller: str | None = None,
+def labels_for(session: Session, sample_ids: Iterable[int] | Select, labeller: str | None = None,
                version: str | None = None) -> dict[int, StoredLabel]:
     """``sample row id -> (label, labeller name, labeller version)`` for the samples that have one.
 
+    ``sample_ids`` is a list of sample row ids, or a SELECT of them (a run's predictions: then the
+    database joins, instead of receiving a run's worth of ids in chunks).
     A sample's own label comes first (labeller ``dataset``, version = its benchmark). Otherwise the
     stored label of ``labeller`` (any classifier labeller when None) and ``version`` (any when None);
     when several match, the most recently written one. Pass ``labeller`` (and ``version``) to make a
     split reproducible when more than one labeller has labelled the same samples.
     """
-    ids = sorted(set(sample_ids))
+    if isinstance(sample_ids, Select):
+        chunks = [sample_ids.scalar_subquery()]
+    else:
+        chunks = list(_chunks(sorted(set(sample_ids))))
     out: dict[int, StoredLabel] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks:
         for pk, benchmark, level in session.execute(
-                select(m.Sample.id, m.Sample.benchmark, m.Sample.reasoning_level).where(m.Sample.id.in_(chunk))):
-            if level is not None:
-                out[pk] = StoredLabel(level, DATASET_LABELLER, benchmark)
+                select(m.Sample.id, m.Sample.benchmark, m.Sample.reasoning_level)
+                .where(m.Sample.id.in_(chunk), m.Sample.reasoning_level.is_not(None))):
+            out[pk] = StoredLabel(level, DATASET_LABELLER, benchmark)
     if labeller == DATASET_LABELLER:
         return out
-    for chunk in _chunks([i for i in ids if i not in out]):
+    own = set(out)  # a sample's own label is never overridden
+    for chunk in chunks:
         query = (select(m.SampleLabel.sample_id, m.SampleLabel.label, m.SampleLabel.labeller,
                         m.SampleLabel.labeller_version)
                  .where(m.SampleLabel.sample_id.in_(chunk), m.SampleLabel.labeller != DATASET_LABELLER)
@@ -79,7 +85,8 @@ def labels_for(session: Session, sample_ids: Iterable[int], labeller: str | None
         if version is not None:
             query = query.where(m.SampleLabel.labeller_version == version)
         for pk, label, name, label_version in session.execute(query):
-            out[pk] = StoredLabel(label, name, label_version)  # ordered oldest first: the newest stays
+            if pk not in own:
+                out[pk] = StoredLabel(label, name, label_version)  # ordered oldest first: the newest stays
     return out
 
 
