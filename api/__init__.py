@@ -5,6 +5,7 @@ The API never imports torch: model adapters are created only by worker processes
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,6 +25,8 @@ class GridContext:
     adapter: Any = None
     pinned_model: str | None = None  # a worker's model id (its pool); checkpoints of it may be swapped in
     sample_lookup: Any = None
+    # held while a shard uses the model (adapter swap included): a worker's shards share one model
+    model_lock: Any = field(default_factory=threading.Lock)
     extra: dict = field(default_factory=dict)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import collections
+import dataclasses
 import hashlib
 import json
 import os
@@ -667,7 +668,7 @@ def describe_statement(statement: str) -> str:
     """A short name for a SQL statement: verb, table, and the shape that matters."""
     flat = " ".join(statement.split())
     verb = flat.split(" ", 1)[0].upper()
-    table = re.search(r"(?:FROM|INTO|UPDATE) (\w+)", flat)
+    table = re.search(r"(?:FROM|INTO|UPDATE) \"?(\w+)", flat)
     name = f"{verb} {table.group(1) if table else ''}".strip()
     if verb == "SELECT":
         columns = flat[7:flat.find(" FROM ")] if " FROM " in flat else flat[7:]
@@ -683,394 +684,103 @@ def describe_statement(statement: str) -> str:
     return name
 
 
-def shard_breakdown(pg: Postgres, env: dict, model_id: str, data: Path, n_shards: int) -> dict:
-    """In-process, the worker's code path for one shard (execute_shard, run_of_shard, finish_if_complete)
-    with every SQL statement counted and timed, and a cProfile of the same path."""
+def top_self(listing, per: int = 1, top: int = 15) -> dict:
+    by_self = sorted(listing.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    return {f"{Path(f).name}:{line}({fn})": round(1000 * v[2] / per, 3) for (f, line, fn), v in by_self}
+
+
+def in_process_breakdown(pg: Postgres, env: dict, model_id: str, data: Path, n: int) -> dict:
+    """The grid's three phases run one after the other in this process, with the grid's own
+    functions: preparing the run (dispatch.prepare_run), every shard (runs.execute_shard, as a
+    worker runs it) and scoring (runs.score_run). For each: wall and CPU seconds, every SQL
+    statement counted and timed by kind, and the functions with the most self time (cProfile,
+    a separate pass, so its overhead is not in the timings)."""
     import cProfile
     import pstats
 
     from sqlalchemy import event
 
-    for key, value in env.items():
-        if key.startswith("MEDGRID_"):
-            os.environ[key] = value
     from db.session import make_engine, make_sessionmaker
     from medgrid.settings import Settings
     from services import dispatch, runs
     from services.models.base import create_adapter
     from services.models.spec import resolve_spec
 
-    settings = Settings.from_env()
+    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("MEDGRID_")})
     engine = make_engine(pg.url)
     factory = make_sessionmaker(engine)
     spec = resolve_spec(model_id, settings.models_dir)
     adapter = create_adapter(spec, seed=settings.seed)
     adapter.load()
-    lookup = dispatch.ImageCache(settings)
-    n = n_shards * settings.shard_size
-    enqueued = []
-    t = time.perf_counter()
-    dispatch.submit_run(factory, settings, spec,
-                                 [{"name": "omnimedvqa", "data": str(data), "limit": n}],
-                                 lambda q, task, args: enqueued.append(args[0]))
-    submit_s = time.perf_counter() - t
-    shard_ids = list(enqueued)
-    warm = shard_ids.pop(0)  # the first shard also reads the selection into the ImageCache
-    t = time.perf_counter()
-    runs.execute_shard(factory, warm, adapter, lookup, seed=settings.seed, lease_seconds=settings.lease_seconds)
-    first_shard_s = time.perf_counter() - t
+    statements: dict = collections.defaultdict(lambda: [0, 0.0])
 
-    stats = {"statements": 0, "db_s": 0.0, "by_kind": collections.Counter(), "db_by_kind": collections.Counter(),
-             "commits": 0, "rollbacks": 0, "checkouts": 0}
-
-    def _before(conn, cursor, statement, parameters, context, executemany):
+    def before(conn, cursor, statement, parameters, context, executemany):
         conn.info["bench_t"] = time.perf_counter()
 
-    def _after(conn, cursor, statement, parameters, context, executemany):
-        elapsed = time.perf_counter() - conn.info.pop("bench_t")
-        kind = describe_statement(statement)
-        stats["statements"] += 1
-        stats["db_s"] += elapsed
-        stats["by_kind"][kind] += 1
-        stats["db_by_kind"][kind] += elapsed
+    def after(conn, cursor, statement, parameters, context, executemany):
+        entry = statements[describe_statement(statement)]
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info.pop("bench_t")
 
-    def _count(name):
-        return lambda *a: stats.__setitem__(name, stats[name] + 1)
+    def run_once(spec, profiled: set) -> dict:
+        queued = []
+        enqueue = lambda queue, task, args: queued.append((task, args))  # noqa: E731
+        run_id = dispatch.submit_run(factory, settings, spec, [{"name": "omnimedvqa", "data": str(data), "limit": n}],
+                                     enqueue)
+        lookup = dispatch.ImageCache(settings)
+        phases = {
+            "prepare_run": lambda: dispatch.prepare_run(factory, settings, run_id, enqueue),
+            "execute_shard (every shard)": lambda: [
+                runs.execute_shard(factory, args[0], adapter, lookup, seed=settings.seed,
+                                   lease_seconds=settings.lease_seconds)
+                for task, args in list(queued) if task == dispatch.SHARD_TASK],
+            "score_run": lambda: runs.score_run(factory, run_id, seed=settings.seed,
+                                                resamples=settings.bootstrap_resamples),
+        }
+        out = {}
+        for name, phase in phases.items():
+            statements.clear()
+            profile = cProfile.Profile() if name in profiled else None
+            wall, cpu = time.perf_counter(), time.process_time()
+            if profile:
+                profile.enable()
+            phase()
+            if profile:
+                profile.disable()
+                out[name] = {"top_self_ms (cProfile pass)": top_self(pstats.Stats(profile))}
+                continue
+            out[name] = {"wall_s": round(time.perf_counter() - wall, 3),
+                         "cpu_s (this process)": round(time.process_time() - cpu, 3),
+                         "sql (count, seconds) by statement": {
+                             kind: [count, round(seconds, 3)]
+                             for kind, (count, seconds) in sorted(statements.items(), key=lambda kv: -kv[1][1])}}
+        return out
 
-    listeners = [(engine, "before_cursor_execute", _before), (engine, "after_cursor_execute", _after),
-                 (engine, "commit", _count("commits")), (engine, "rollback", _count("rollbacks")),
-                 (engine.pool, "checkout", _count("checkouts"))]
-    for target, name, fn in listeners:
-        event.listen(target, name, fn)
-    phases = collections.defaultdict(float)
+    import db.session
 
-    def timed(name, fn, *a, **k):
+    raw = db.session._execute_values  # upserts go to psycopg2 directly, past SQLAlchemy's events
+
+    def timed_raw(session, sql, values, **kwargs):
         start = time.perf_counter()
         try:
-            return fn(*a, **k)
+            return raw(session, sql, values, **kwargs)
         finally:
-            phases[name] += time.perf_counter() - start
+            entry = statements[describe_statement(sql) + " (execute_values)"]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - start
 
-    # the calls of worker/tasks.py run_shard, in its order (model_of_shard where this tree has it)
-    model_of_shard = getattr(runs, "model_of_shard", None)
-    measured = shard_ids[: n_shards // 2]
-    profiled = shard_ids[n_shards // 2:]
-    # the same calls as worker/tasks.py run_shard, in the same order
-    real_claim = runs.claim_shard
-    runs.claim_shard = lambda *a, **k: timed("claim_shard (1 tx)", real_claim, *a, **k)
-    per_shard = []
-    t = time.perf_counter()
+    db.session._execute_values = timed_raw
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
     try:
-        for shard_id in measured:
-            start = time.perf_counter()
-            if model_of_shard is not None:
-                timed("model_of_shard (1 tx)", model_of_shard, factory, shard_id)
-            timed("execute_shard total", runs.execute_shard, factory, shard_id, adapter, lookup, seed=settings.seed,
-                  lease_seconds=settings.lease_seconds)
-            run = timed("run_of_shard (1 tx)", dispatch.run_of_shard, factory, shard_id)
-            timed("finish_if_complete (1 tx)", dispatch.finish_if_complete, factory, run, lambda *a: None)
-            per_shard.append(time.perf_counter() - start)
+        timed = run_once(spec, set())
+        # another model id: the second pass must not reuse the first pass's predictions
+        profiled = run_once(dataclasses.replace(spec, id=f"{spec.id}_cprofile"),
+                            {"prepare_run", "execute_shard (every shard)", "score_run"})
     finally:
-        runs.claim_shard = real_claim
-        for target, name, fn in listeners:
-            event.remove(target, name, fn)
-    loop_s = time.perf_counter() - t
-    k = len(measured)
-    profile = cProfile.Profile()
-    profile.enable()
-    for shard_id in profiled:
-        if model_of_shard is not None:
-            model_of_shard(factory, shard_id)
-        runs.execute_shard(factory, shard_id, adapter, lookup, seed=settings.seed, lease_seconds=settings.lease_seconds)
-        dispatch.finish_if_complete(factory, dispatch.run_of_shard(factory, shard_id), lambda *a: None)
-    profile.disable()
-    listing = pstats.Stats(profile)
-    total_tt = sum(v[2] for v in listing.stats.values())
-    by_cum = sorted(listing.stats.items(), key=lambda kv: kv[1][3], reverse=True)
-    mine = [(f"{Path(f).name}:{line}({fn})", v[3]) for (f, line, fn), v in by_cum
-            if any(s in f for s in ("/services/", "/db/", "/worker/", "sqlalchemy/orm/session", "psycopg2"))][:20]
-    engine.dispose()
-    ms = lambda s: round(1000 * s / k, 3)  # noqa: E731
-    return {
-        "shards_timed": k, "shard_size": settings.shard_size,
-        "note": "in-process, the worker task's calls without Celery/Redis; first shard (ImageCache fill) excluded",
-        "submit_run_s_for_breakdown_run": round(submit_s, 3),
-        "first_shard_s (reads the selection)": round(first_shard_s, 3),
-        "per_shard_ms": ms(loop_s), "per_shard_median_ms": round(1000 * statistics.median(per_shard), 3),
-        "in_process_samples_per_s": round(k * settings.shard_size / loop_s, 1),
-        "per_shard_phase_ms": {name: ms(v) for name, v in phases.items()},
-        "sql_statements_per_shard": round(stats["statements"] / k, 2),
-        "commits_per_shard": round(stats["commits"] / k, 2),
-        "rollbacks_per_shard (pool reset of read-only sessions)": round(stats["rollbacks"] / k, 2),
-        "connection_checkouts_per_shard (each pings: pool_pre_ping)": round(stats["checkouts"] / k, 2),
-        "db_wait_ms_per_shard": ms(stats["db_s"]),
-        "python_ms_per_shard": ms(loop_s - stats["db_s"]),
-        "statements_per_shard_by_statement": {kind: round(c / k, 2) for kind, c in stats["by_kind"].most_common()},
-        "db_wait_ms_per_shard_by_statement": {kind: ms(v) for kind, v in stats["db_by_kind"].most_common()},
-        "cprofile_shards": len(profiled), "cprofile_total_s": round(total_tt, 3),
-        "cprofile_top_cumulative_ms_per_shard": {name: round(1000 * v / max(1, len(profiled)), 3) for name, v in mine},
-        "cprofile_top_self_ms_per_shard": top_self(listing, len(profiled)),
-    }
-
-
-def top_self(listing, per: int = 1, top: int = 15) -> dict:
-    """Functions by their own time (tottime), grouped by file: where the CPU goes without the callers."""
-    by_self = sorted(listing.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    return {f"{Path(f).parent.name}/{Path(f).name}:{line}({fn})": round(1000 * v[2] / max(1, per), 3)
-            for (f, line, fn), v in by_self}
-
-
-def planner_check(pg: Postgres, run_id: str) -> dict:
-    """The worker's two per-shard prediction lookups, EXPLAINed as they stand and after ANALYZE.
-
-    A table that grew since its last ANALYZE has no statistics for the new keys; a 64-value IN list
-    is then estimated at a large share of the table and read with a sequential scan.
-    """
-    import psycopg2
-
-    connection = psycopg2.connect(host=pg.admin.host, port=pg.admin.port or 5432, user=pg.admin.username,
-                                  password=pg.admin.password, dbname=pg.name)
-    connection.autocommit = True
-    out = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT cache_key, sample_id FROM predictions WHERE run_id = %s ORDER BY sample_id "
-                           "LIMIT 64 OFFSET (SELECT count(*) / 2 FROM predictions WHERE run_id = %s)", (run_id, run_id))
-            keys, ids = zip(*cursor.fetchall())
-            queries = {
-                "cache lookup (cache_key IN 64 keys)": (
-                    "SELECT * FROM predictions WHERE cache_key IN %s AND error IS NULL AND response IS NOT NULL",
-                    (tuple(keys),)),
-                "done lookup (run_id = ? AND sample_id IN 64 ids)": (
-                    "SELECT sample_id FROM predictions WHERE run_id = %s AND sample_id IN %s", (run_id, tuple(ids))),
-            }
-            cursor.execute("SELECT n_live_tup, analyze_count + autoanalyze_count FROM pg_stat_user_tables "
-                           "WHERE relname = 'predictions'")
-            rows, analyzed = cursor.fetchone()
-            out["predictions_rows"], out["analyzes_so_far"] = rows, analyzed
-            for label in ("as the statistics stand", "after ANALYZE predictions"):
-                if label.startswith("after"):
-                    cursor.execute("ANALYZE predictions")
-                plans = {}
-                for name, (sql, params) in queries.items():
-                    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-                    plan = cursor.fetchone()[0][0]
-                    node, scans = plan["Plan"], []
-                    stack = [node]
-                    while stack:
-                        current = stack.pop()
-                        if "Scan" in current["Node Type"]:
-                            scans.append(f"{current['Node Type']} {current.get('Index Name', '')}".strip())
-                        stack.extend(current.get("Plans", []))
-                    plans[name] = {"scans": scans, "estimated_rows": node["Plan Rows"],
-                                   "execution_ms": round(plan["Execution Time"], 3)}
-                out[label] = plans
-    finally:
-        connection.close()
-    return out
-
-
-def what_if_shard(pg: Postgres, env: dict, model_id: str, data: Path, n_shards: int) -> dict:
-    """A prototype of the suggested shard path, timed against execute_shard on the same data, interleaved.
-
-    Bench-only code, not the grid's: it shows what the suggested fixes buy. Per shard, two
-    transactions instead of five: (1) claim with one UPDATE ... FROM runs ... RETURNING (run options
-    and weights hash come back with it), then the samples; the "already done" lookup only on a
-    retry (attempts > 1); no cross-run cache lookup because this model has no earlier run;
-    (2) the predictions as one batched INSERT ... ON CONFLICT (insertmanyvalues), the shard marked
-    done and the run moved to scoring when nothing is left, in the same transaction; no pre-ping.
-    Prompt building, the sample lookup and the echo model are the grid's own code.
-    """
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.dialects.postgresql import insert
-
-    for key, value in env.items():
-        if key.startswith("MEDGRID_"):
-            os.environ[key] = value
-    from db import models as m
-    from db.session import make_engine, make_sessionmaker
-    from medgrid.settings import Settings
-    from services import dispatch, prompts, runs
-    from services.models.base import GenerationRequest, create_adapter
-    from services.models.spec import resolve_spec
-
-    settings = Settings.from_env()
-    spec = resolve_spec(model_id, settings.models_dir)
-    adapter = create_adapter(spec, seed=settings.seed)
-    adapter.load()
-    lookup = dispatch.ImageCache(settings)
-    engine = make_engine(pg.url)
-    factory = make_sessionmaker(engine)
-    lean_engine = create_engine(pg.url.replace("postgresql://", "postgresql+psycopg2://", 1), pool_pre_ping=False)
-    enqueued = []
-    dispatch.submit_run(factory, settings, spec, [{"name": "omnimedvqa", "data": str(data),
-                                                   "limit": n_shards * settings.shard_size}],
-                        lambda queue, task, args: enqueued.append(args[0]))
-    runs.execute_shard(factory, enqueued.pop(0), adapter, lookup, seed=settings.seed, lease_seconds=900)  # warm
-    table = m.Prediction.__table__
-    statement = insert(table)
-    batched = statement.on_conflict_do_update(index_elements=["run_id", "sample_id"],
-                                              set_={c: statement.excluded[c] for c in UPDATED}).returning(table.c.id)
-    claim_sql = text(
-        "UPDATE shards SET status = 'leased', lease_owner = :owner,"
-        " lease_expires_at = now() + make_interval(secs => :lease),"
-        " attempts = shards.attempts + 1, updated_at = now() FROM runs"
-        " WHERE shards.id = :id AND runs.id = shards.run_id AND runs.status <> 'cancelled'"
-        " AND (shards.status = 'pending' OR (shards.status = 'leased'"
-        "      AND (shards.lease_owner = :owner OR shards.lease_expires_at < now())))"
-        " RETURNING shards.run_id, shards.benchmark, shards.sample_ids, shards.attempts, runs.model_weights_hash,"
-        " runs.options, runs.status")
-    owner = runs.worker_identity()
-
-    def prototype(shard_id: int) -> None:
-        with lean_engine.begin() as connection:
-            claim = connection.execute(claim_sql, {"owner": owner, "id": shard_id, "lease": 900.0}).one_or_none()
-            if claim is None:
-                return
-            run_id, benchmark, sample_ids, attempts, weights_hash, options, status = claim
-            if status == "queued":
-                connection.execute(text("UPDATE runs SET status = 'running', started_at = now() "
-                                        "WHERE id = :r AND status = 'queued'"), {"r": run_id})
-            rows = connection.execute(text("SELECT id, content_hash, record FROM samples WHERE id = ANY(:ids)"),
-                                      {"ids": list(sample_ids)}).all()
-            done = set()
-            if attempts > 1:
-                done = set(connection.execute(text("SELECT sample_id FROM predictions WHERE run_id = :r "
-                                                   "AND sample_id = ANY(:ids)"),
-                                              {"r": run_id, "ids": list(sample_ids)}).scalars())
-        keys = {pk: runs.cache_key(weights_hash, digest, spec, settings.seed) for pk, digest, _ in rows}
-        records = {pk: record for pk, _, record in rows}
-        requests = []
-        for pk in sample_ids:
-            if pk in done:
-                continue
-            record = records[pk]
-            sample = lookup(benchmark, record, options)
-            requests.append(GenerationRequest(
-                id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(sample.images),
-                answer_type=record["answer_type"],
-                option_labels=tuple(o["label"] for o in record.get("options") or [])))
-        outputs = []
-        for start in range(0, len(requests), max(1, spec.batch_size)):
-            outputs.extend(adapter.generate(requests[start:start + max(1, spec.batch_size)]))
-        now = runs.utcnow()
-        predictions = [{"run_id": run_id, "sample_id": int(o.id), "cache_key": keys[int(o.id)], "response": o.text,
-                        "error": o.error, "latency_s": o.latency_s, "input_tokens": o.input_tokens,
-                        "output_tokens": o.output_tokens, "cached": False, "created_at": now} for o in outputs]
-        with lean_engine.begin() as connection:
-            connection.execute(batched, predictions).all()
-            connection.execute(text("UPDATE shards SET status = 'done', lease_owner = NULL, lease_expires_at = NULL,"
-                                    " updated_at = now()"
-                                    " WHERE id = :id AND lease_owner = :owner AND status = 'leased'"),
-                               {"id": shard_id, "owner": owner})
-            connection.execute(text("UPDATE runs SET status = 'scoring'"
-                                    " WHERE id = :r AND status IN ('queued', 'running')"
-                                    " AND NOT EXISTS (SELECT 1 FROM shards WHERE run_id = :r"
-                                    " AND status IN ('pending', 'leased'))"), {"r": run_id})
-
-    model_of_shard = getattr(runs, "model_of_shard", None)
-
-    def current(shard_id: int) -> None:  # what worker/tasks.py run_shard calls
-        if model_of_shard is not None:
-            model_of_shard(factory, shard_id)
-        runs.execute_shard(factory, shard_id, adapter, lookup, seed=settings.seed, lease_seconds=900)
-        dispatch.finish_if_complete(factory, dispatch.run_of_shard(factory, shard_id), lambda *a: None)
-
-    times = {"current": [], "prototype": []}
-    for i, shard_id in enumerate(enqueued):
-        name, fn = ("current", current) if i % 2 == 0 else ("prototype", prototype)
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn(shard_id)
-        times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
-    with lean_engine.connect() as connection:
-        rows_ok = connection.execute(text("SELECT count(*) = count(DISTINCT sample_id) FROM predictions p "
-                                          "JOIN shards s ON s.run_id = p.run_id WHERE s.id = :id"),
-                                     {"id": enqueued[0]}).scalar()
-    lean_engine.dispose()
-    engine.dispose()
-    out = {"shards_each": len(times["prototype"]),
-           "note": "bench-only prototype (see what_if_shard in the script): 2 transactions per shard, "
-                   "a batched upsert, no pre-ping, lookups only when they can find something; measured after "
-                   "the planner check's ANALYZE, so the sequential-scan fix is not counted here",
-           "one_row_per_sample": bool(rows_ok)}
-    for name, values in times.items():
-        walls = [w for w, _ in values]
-        out[name] = {"median_ms": round(1000 * statistics.median(walls), 2),
-                     "mean_ms": round(1000 * statistics.fmean(walls), 2),
-                     "client_cpu_ms": round(1000 * statistics.fmean(c for _, c in values), 2),
-                     "in_process_samples_per_s": round(settings.shard_size * len(walls) / sum(walls), 1)}
-    out["speedup_median"] = round(out["current"]["median_ms"] / out["prototype"]["median_ms"], 2)
-    return out
-
-
-def scoring_breakdown(pg: Postgres, env: dict, run_id: str) -> dict:
-    """cProfile of services.runs.score_run on the measured grid run's predictions (rescoring is idempotent)."""
-    import cProfile
-    import pstats
-
-    from db.session import make_engine, make_sessionmaker
-    from medgrid.settings import Settings
-    from services import runs
-
-    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("MEDGRID_")})
-    engine = make_engine(pg.url)
-    profile = cProfile.Profile()
-    t = time.perf_counter()
-    profile.enable()
-    runs.score_run(make_sessionmaker(engine), run_id, seed=settings.seed, resamples=settings.bootstrap_resamples)
-    profile.disable()
-    wall = time.perf_counter() - t
-    engine.dispose()
-    listing = pstats.Stats(profile)
-    by_cum = sorted(listing.stats.items(), key=lambda kv: kv[1][3], reverse=True)
-    top = [(f"{Path(f).name}:{line}({fn})", round(v[3], 3)) for (f, line, fn), v in by_cum
-           if any(s in f for s in ("/services/", "/db/", "sqlalchemy/orm/", "psycopg2"))][:20]
-    return {"score_run_s (under cProfile)": round(wall, 3), "top_cumulative_s": dict(top),
-            "top_self_ms": top_self(listing)}
-
-
-def submit_breakdown(pg: Postgres, env: dict, model_id: str, data: Path, n: int) -> dict:
-    """The API's POST handler work (services.dispatch.submit_run), in-process, phase by phase."""
-    import cProfile
-    import pstats
-
-    from db.session import make_engine, make_sessionmaker
-    from medgrid.settings import Settings
-    from services import dispatch, runs
-    from services.models.spec import resolve_spec
-
-    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("MEDGRID_")})
-    engine = make_engine(pg.url)
-    factory = make_sessionmaker(engine)
-    spec = resolve_spec(model_id, settings.models_dir)
-    benchmarks = [{"name": "omnimedvqa", "data": str(data), "limit": n}]
-    options = {"benchmarks": benchmarks, "seed": settings.seed, "mode": "grid"}
-    t = time.perf_counter()
-    (selection,) = dispatch.selections_from_options(options, settings)
-    load_s = time.perf_counter() - t
-    t = time.perf_counter()
-    for sample in selection.samples:
-        sample.content_hash()
-    hash_s = time.perf_counter() - t
-    profile = cProfile.Profile()
-    t = time.perf_counter()
-    profile.enable()
-    run_id = runs.create_run(factory, spec, None, [selection], shard_size=settings.shard_size, options=options)
-    profile.disable()
-    create_s = time.perf_counter() - t
-    t = time.perf_counter()
-    ids = runs.shard_ids(factory, run_id)
-    ids_s = time.perf_counter() - t
-    engine.dispose()
-    listing = pstats.Stats(profile)
-    by_cum = sorted(listing.stats.items(), key=lambda kv: kv[1][3], reverse=True)
-    top = [(f"{Path(f).name}:{line}({fn})", round(v[3], 3)) for (f, line, fn), v in by_cum
-           if any(s in f for s in ("/services/", "/db/", "sqlalchemy/orm/", "sqlalchemy/sql/", "psycopg2"))][:15]
-    return {"n": n, "load_samples_s (index the JSON)": round(load_s, 3),
-            "content_hash_all_s (reads every image)": round(hash_s, 3),
-            "create_run_s (registers samples + shards; hashes again inside)": round(create_s, 3),
-            "shard_ids_s": round(ids_s, 3), "shards": len(ids),
-            "create_run_top_cumulative_s (cProfile)": dict(top), "create_run_top_self_ms": top_self(listing)}
+        db.session._execute_values = raw
+        engine.dispose()
+    return {"n": n, **{name: {**timed[name], **profiled[name]} for name in timed}}
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -1257,18 +967,8 @@ def main() -> int:
 
         if args.profile:
             print("profiling: in-process breakdowns", file=sys.stderr)
-            result["profile"] = {
-                "submit (POST /api/v1/runs work, in-process)": submit_breakdown(pg, env, profile_model,
-                                                                               data, args.n),
-                "one shard (worker task work, in-process)": shard_breakdown(
-                    pg, env, profile_model, data, n_shards=min(200, args.n // args.shard_size)),
-                "scoring (score_run, in-process)": scoring_breakdown(pg, env, grid["run_id"]),
-                "planner (the worker's per-shard prediction lookups)": planner_check(pg, grid["run_id"]),
-            }
-            what_if_model = f"{profile_model}_whatif"
-            (models_dir / f"{what_if_model}.yaml").write_text(f"id: {what_if_model}\nkind: echo\n")
-            result["profile"]["what if (prototype of the suggested shard path, in-process)"] = what_if_shard(
-                pg, env, what_if_model, data, n_shards=min(200, args.n // args.shard_size))
+            result["profile"] = {"in-process (prepare, every shard, scoring; one after the other)":
+                                 in_process_breakdown(pg, env, profile_model, data, args.n)}
             print("profiling: py-spy on a second grid run", file=sys.stderr)
             profiled_model = f"{profile_model}2"
             (models_dir / f"{profiled_model}.yaml").write_text(f"id: {profiled_model}\nkind: echo\n")

@@ -105,6 +105,10 @@ class Settings:
                             doc="folder of model spec YAML files")
     model: str = _env(_parse_str, default="", doc="the model id a worker process is pinned to")
     shard_size: int = _env(_parse_positive_int, default=64, doc="samples per shard")
+    worker_shards_in_flight: int = _env(_parse_positive_int, default=2,
+                                        doc="shards a model worker holds at once (a thread each): one is "
+                                            "generated while the others are read, judged and stored; "
+                                            "the model itself runs one shard at a time")
     batch_size: int = _env(_parse_positive_int, default=8, doc="default generation batch size")
     prompt_style: str = _env(_parse_prompt_style, default="reasoning",
                              doc="'reasoning' (the study's \\boxed{} protocol) or 'direct'")

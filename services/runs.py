@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
@@ -45,7 +47,11 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a lease: host, process and (for a worker running shards in threads) thread, so
+    that two threads of one worker never both take the same shard."""
+    thread = threading.current_thread()
+    suffix = "" if thread is threading.main_thread() else f"/{thread.name}"
+    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -253,8 +259,14 @@ AdapterSource = ModelAdapter | Callable[[str], ModelAdapter]
 
 def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: AdapterSource, lookup: ImageLookup, *,
                   seed: int, lease_seconds: float, owner: str | None = None,
-                  on_progress: Callable[[int], None] | None = None) -> ShardOutcome:
-    """Claim, generate, store: two transactions around the model call, whatever happens in between."""
+                  on_progress: Callable[[int], None] | None = None,
+                  model_lock: AbstractContextManager = nullcontext()) -> ShardOutcome:
+    """Claim, generate, store: two transactions around the model call, whatever happens in between.
+
+    Only the model section holds ``model_lock``: a worker running two shards at once (a thread
+    each) generates one while the other is claimed, judged and stored, so the model never waits
+    on Postgres, and a checkpoint is never swapped out under a shard that is using it.
+    """
     owner = owner or worker_identity()
     with transaction(factory) as session:
         claim = _claim(session, shard_id, owner, lease_seconds)
@@ -264,51 +276,10 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: Adapte
         # On a first attempt nothing of this shard can be stored yet; a retry resumes where it stopped.
         done = set() if claim["attempts"] == 1 else set(session.scalars(
             _STORED, {"run_id": claim["run_id"], "ids": claim["sample_ids"]}))
-    if not hasattr(adapter, "generate"):
-        adapter = adapter(claim["model_id"])
-    spec = adapter.spec
-    keys = {pk: cache_key(claim["weights_hash"], digest, spec, seed) for pk, digest, _ in rows}
-    cached = {}
-    if claim["cache_may_hit"]:
-        with transaction(factory) as session:
-            for hit in session.execute(_CACHE_HITS, {"keys": list(keys.values())}):
-                cached.setdefault(hit.cache_key, hit)
     records = {pk: record for pk, _, record in rows}
-    todo, reused = [], []
-    for pk in claim["sample_ids"]:
-        if pk in done:
-            continue
-        hit = cached.get(keys[pk])
-        if hit is not None:
-            reused.append(_prediction_row(claim["run_id"], pk, keys[pk], hit.response, None, hit.latency_s,
-                                          hit.input_tokens, hit.output_tokens, cached=True))
-        else:
-            todo.append(pk)
-    requests, failures = [], []
-    for pk in todo:
-        record = records[pk]
-        try:
-            images = lookup(claim["benchmark"], record, claim["options"])
-        except Exception as exc:  # the sample vanished or changed on disk: record it, go on
-            failures.append(_prediction_row(claim["run_id"], pk, keys[pk], None, f"{type(exc).__name__}: {exc}",
-                                            None, None, None))
-            continue
-        requests.append(GenerationRequest(
-            id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(images),
-            answer_type=record["answer_type"], closed_kind=record.get("closed_kind"),
-            option_labels=tuple(o["label"] for o in record.get("options") or [])))
-    outputs = []
-    # Hand over several batches at a time: the adapter sorts by length and packs by budget inside
-    # a call, and an HTTP backend runs a call's requests concurrently; progress still moves.
-    chunk = max(32, 4 * spec.batch_size)
-    for start in range(0, len(requests), chunk):
-        outputs.extend(adapter.generate(requests[start:start + chunk]))
-        if on_progress:
-            on_progress(min(chunk, len(requests) - start))
-    generated = [_prediction_row(claim["run_id"], int(o.id), keys[int(o.id)], o.text, o.error, o.latency_s,
-                                 o.input_tokens, o.output_tokens) for o in outputs]
-    if on_progress and (reused or failures):
-        on_progress(len(reused) + len(failures))
+    with model_lock:
+        reused, failures, generated = _answer(factory, claim, rows, records, done, adapter, lookup, seed,
+                                              on_progress)
     _judge_new_rows(reused + failures + generated, records)
     with transaction(factory) as session:
         upsert(session, PREDICTIONS, reused + failures + generated, ["run_id", "sample_id"], PREDICTION_UPDATE)
@@ -319,6 +290,54 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: Adapte
     n_failed = sum(1 for row in failures + generated if row["error"])
     return ShardOutcome(shard_id, "done", generated=len(generated), cached=len(reused), failed_samples=n_failed,
                         run_id=claim["run_id"], run_complete=run_complete)
+
+
+def _answer(factory, claim: dict, rows, records: dict, done: set, adapter: AdapterSource, lookup: ImageLookup,
+            seed: int, on_progress) -> tuple[list[dict], list[dict], list[dict]]:
+    """Prediction rows for a claimed shard's samples not yet stored: reused from the prediction
+    cache, failed before generation (an unreadable image), or generated by the model."""
+    if not hasattr(adapter, "generate"):
+        adapter = adapter(claim["model_id"])
+    spec, run_id = adapter.spec, claim["run_id"]
+    keys = {pk: cache_key(claim["weights_hash"], digest, spec, seed) for pk, digest, _ in rows}
+    cached = {}
+    if claim["cache_may_hit"]:
+        with transaction(factory) as session:
+            for hit in session.execute(_CACHE_HITS, {"keys": list(keys.values())}):
+                cached.setdefault(hit.cache_key, hit)
+    reused, failures, requests = [], [], []
+    for pk in claim["sample_ids"]:
+        if pk in done:
+            continue
+        hit = cached.get(keys[pk])
+        if hit is not None:
+            reused.append(_prediction_row(run_id, pk, keys[pk], hit.response, None, hit.latency_s,
+                                          hit.input_tokens, hit.output_tokens, cached=True))
+            continue
+        record = records[pk]
+        try:
+            images = lookup(claim["benchmark"], record, claim["options"])
+        except Exception as exc:  # the sample vanished or changed on disk: record it, go on
+            failures.append(_prediction_row(run_id, pk, keys[pk], None, f"{type(exc).__name__}: {exc}",
+                                            None, None, None))
+            continue
+        requests.append(GenerationRequest(
+            id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(images),
+            answer_type=record["answer_type"], closed_kind=record.get("closed_kind"),
+            option_labels=tuple(o["label"] for o in record.get("options") or [])))
+    if on_progress and (reused or failures):
+        on_progress(len(reused) + len(failures))
+    outputs = []
+    # Hand over several batches at a time: the adapter sorts by length and packs by budget inside
+    # a call, and an HTTP backend runs a call's requests concurrently; progress still moves.
+    chunk = max(32, 4 * spec.batch_size)
+    for start in range(0, len(requests), chunk):
+        outputs.extend(adapter.generate(requests[start:start + chunk]))
+        if on_progress:
+            on_progress(min(chunk, len(requests) - start))
+    generated = [_prediction_row(run_id, int(o.id), keys[int(o.id)], o.text, o.error, o.latency_s,
+                                 o.input_tokens, o.output_tokens) for o in outputs]
+    return reused, failures, generated
 
 
 def _settle_run(session: Session, run_id: str) -> bool:

@@ -26,7 +26,8 @@ def run_shard(self, shard_id: int) -> None:
     try:
         outcome = runs.execute_shard(factory, shard_id,
                                      lambda model_id: continuous.ensure_loaded(ctx, model_id, ctx.pinned_model),
-                                     ctx.sample_lookup, seed=settings.seed, lease_seconds=settings.lease_seconds)
+                                     ctx.sample_lookup, seed=settings.seed, lease_seconds=settings.lease_seconds,
+                                     model_lock=ctx.model_lock)
     except Exception as exc:  # a shard-level failure: count the attempt, retry later or give up
         status = dispatch.record_shard_failure(factory, shard_id, "".join(traceback.format_exception(exc)),
                                                settings.max_attempts)

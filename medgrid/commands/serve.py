@@ -24,11 +24,14 @@ def serve_api(bind, workers):
                               "--access-logfile", "-", "--timeout", "120", "api.wsgi:app"])
 
 
-def _celery_worker(app, queue: str, name: str) -> None:
+def _celery_worker(app, queue: str, name: str, threads: int = 1) -> None:
+    """One process: the solo pool takes one task at a time (the scorer, CPU-bound); a model worker
+    takes several in threads of this process, which share its one loaded model."""
     celery = app.extensions["celery"]
-    # solo pool: one process holds the model (or the scorer) and takes one task at a time.
-    celery.worker_main(["worker", "--queues", queue, "--pool", "solo", "--concurrency", "1",
-                        "--hostname", f"{name}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
+    pool = ["--pool", "solo", "--concurrency", "1"] if threads == 1 else ["--pool", "threads", "--concurrency",
+                                                                           str(threads)]
+    celery.worker_main(["worker", "--queues", queue, *pool, "--hostname", f"{name}@%h", "--loglevel", "INFO",
+                        "--without-gossip", "--without-mingle"])
 
 
 @serve.command("worker")
@@ -64,7 +67,7 @@ def serve_worker(model_id, gpus):
     settings.ready_file.write_text(model_id)  # readiness: only now is the model loaded
     logging.getLogger("medgrid.worker").info("model %s loaded; consuming %s", model_id, model_queue(model_id))
     try:
-        _celery_worker(app, model_queue(model_id), model_id)
+        _celery_worker(app, model_queue(model_id), model_id, threads=settings.worker_shards_in_flight)
     finally:
         settings.ready_file.unlink(missing_ok=True)
 
