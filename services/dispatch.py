@@ -23,6 +23,7 @@ from medgrid.settings import Settings, confine_path
 from services import runs
 from services.benchmarks import registry
 from services.benchmarks.sample import DataError
+from services.gcpause import gc_paused
 from services.models.spec import ModelSpec
 
 Enqueue = Callable[[str, str, list], None]
@@ -81,6 +82,11 @@ def submit_run(factory: sessionmaker[Session], settings: Settings, spec: ModelSp
 
 def prepare_run(factory: sessionmaker[Session], settings: Settings, run_id: str, enqueue: Enqueue) -> str:
     """Register each benchmark's samples, write and enqueue its shards; idempotent. Returns the run status."""
+    with gc_paused():  # a benchmark's samples are many small acyclic objects (services/gcpause.py)
+        return _prepare_run(factory, settings, run_id, enqueue)
+
+
+def _prepare_run(factory: sessionmaker[Session], settings: Settings, run_id: str, enqueue: Enqueue) -> str:
     with transaction(factory) as session:
         run = session.get(m.Run, run_id)
         if run is None or run.status != "preparing":

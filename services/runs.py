@@ -404,12 +404,21 @@ def _judge_rows(session: Session, rows) -> list:
 
 def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resamples: int,
               labeller: str | None = None) -> list:
-    """Judge every stored prediction of the run with the current scorers and write score rows.
+    """Judge every stored prediction of the run with the current scorers and write score rows
+    (see ``_score_run``). The collector stays paused until the run's rows are freed, so they are
+    never walked by it, not even once as it restarts."""
+    with gc_paused():
+        return _score_run(factory, run_id, seed=seed, resamples=resamples, labeller=labeller)
+
+
+def _score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resamples: int,
+               labeller: str | None) -> list:
+    """The work of ``score_run``.
 
     Predictions this scorer version already judged (the worker that made them, or an earlier
-    scoring) keep their judgement; the rest are judged here and their judgement stored. Older score rows stay (they carry
-    their scorer version); re-scoring with the same version replaces that version's rows, so the
-    result is identical however often it runs.
+    scoring) keep their judgement; the rest are judged here and their judgement stored. Older
+    score rows stay (they carry their scorer version); re-scoring with the same version replaces
+    that version's rows, so the result is identical however often it runs.
     Understanding/reasoning slices use the sample's own label (MedXpertQA) or the stored label of
     ``labeller`` (newest labeller when None); the facet ``reasoning_labeller`` in the score rows
     says which labeller, at which version, produced the labels of each benchmark.
@@ -417,7 +426,7 @@ def score_run(factory: sessionmaker[Session], run_id: str, *, seed: int, resampl
     from services import scoring
     from services.skills.store import labels_for
 
-    with gc_paused(), transaction(factory) as session:
+    with transaction(factory) as session:
         run = session.get(m.Run, run_id)
         if run is None:
             raise KeyError(run_id)
