@@ -832,7 +832,10 @@ def machine(pg: Postgres, redis_url: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=32_000, help="samples in the run (default 32,000 = 500 shards)")
-    parser.add_argument("--shard-size", type=int, default=64)
+    parser.add_argument("--shard-size", type=int, default=None,
+                        help="MEDGRID_SHARD_SIZE for the grid (default: the grid's own default)")
+    parser.add_argument("--bare-task-size", type=int, default=64,
+                        help="rows per bare Celery task (the issue's figure is for 64)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "grid_throughput.json")
     parser.add_argument("--admin-url", default=os.environ.get("MEDGRID_TEST_DATABASE_URL",
                                                               "postgresql://postgres:postgres@127.0.0.1:5432/test"))
@@ -855,6 +858,10 @@ def main() -> int:
         bare_worker_main(args.redis_url, args.database_url, args.queue)
         return 0
 
+    from medgrid.settings import Settings
+
+    if args.shard_size is None:
+        args.shard_size = Settings().shard_size
     command = "python bench/grid_throughput.py " + " ".join(sys.argv[1:])
     tmp = Path(tempfile.mkdtemp(prefix="medgrid-bench-"))
     logs = args.logs or tmp / "logs"
@@ -936,7 +943,7 @@ def main() -> int:
             engine.dispose()
         bare = {}
         for mode in BARE_MODES:
-            bare[mode] = bare_run(pg, redis_url, procs, env, model_id, args.shard_size, sample_ids, args.timeout,
+            bare[mode] = bare_run(pg, redis_url, procs, env, model_id, args.bare_task_size, sample_ids, args.timeout,
                                   args.poll, mode=mode)
             print(f"bare ({mode}): {bare[mode]['samples_per_s']} samples/s ({bare[mode]['wall_s']} s)",
                   file=sys.stderr)
@@ -944,7 +951,10 @@ def main() -> int:
         result = {
             "benchmark": "samples/s through the whole grid (echo model) vs a bare Celery task upserting the same rows",
             "command": command,
-            "n_samples": args.n, "shard_size": args.shard_size, "api_workers": args.api_workers,
+            "n_samples": args.n, "shard_size": args.shard_size, "bare_task_size": args.bare_task_size,
+            "worker_shards_in_flight": int(env.get("MEDGRID_WORKER_SHARDS_IN_FLIGHT")
+                                           or Settings().worker_shards_in_flight),
+            "api_workers": args.api_workers,
             "data": {"kind": "OmniMedVQA-style tree (8 source files, 5 questions per 16x16 PNG)",
                      "write_s": round(write_s, 2)},
             "grid_samples_per_s": grid["samples_per_s"],

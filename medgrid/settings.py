@@ -104,7 +104,8 @@ class Settings:
                             default_factory=lambda: Path(__file__).resolve().parent.parent / "models",
                             doc="folder of model spec YAML files")
     model: str = _env(_parse_str, default="", doc="the model id a worker process is pinned to")
-    shard_size: int = _env(_parse_positive_int, default=64, doc="samples per shard")
+    shard_size: int = _env(_parse_positive_int, default=128,
+                           doc="most samples per shard (the grid cuts a small benchmark into at least 8 shards)")
     worker_shards_in_flight: int = _env(_parse_positive_int, default=2,
                                         doc="shards a model worker holds at once (a thread each): one is "
                                             "generated while the others are read, judged and stored; "

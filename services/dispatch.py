@@ -21,7 +21,7 @@ from db import models as m
 from db.session import transaction
 from medgrid.settings import Settings, confine_path
 from services import runs
-from services.benchmarks import registry
+from services.benchmarks import registry, sharding
 from services.benchmarks.sample import DataError
 from services.gcpause import gc_paused
 from services.models.spec import ModelSpec
@@ -102,12 +102,12 @@ def _prepare_run(factory: sessionmaker[Session], settings: Settings, run_id: str
                     status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=runs.utcnow()))
             return "failed"
         # Commit and enqueue a slice at a time so workers start while the rest is still being read.
-        step = settings.shard_size * PREPARE_SHARDS_PER_COMMIT
+        size = sharding.shard_size_for(len(selection.samples), settings.shard_size)
+        step = size * PREPARE_SHARDS_PER_COMMIT
         for start in range(0, len(selection.samples), step):
             part = dataclasses.replace(selection, samples=selection.samples[start:start + step])
             with transaction(factory) as session:
-                shard_ids = runs.add_selection(session, run_id, part, settings.shard_size,
-                                               first_shard=start // settings.shard_size)
+                shard_ids = runs.add_selection(session, run_id, part, size, first_shard=start // size)
             for shard_id in shard_ids:
                 enqueue(queue, SHARD_TASK, [shard_id])
         total += len(selection.samples)

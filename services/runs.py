@@ -12,6 +12,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from db import models as m
 from db.session import bulk_update, transaction, upsert
 from services import prompts
 from services.gcpause import gc_paused
+from services.benchmarks import sharding
 from services.benchmarks.registry import Benchmark
 from services.benchmarks.sample import Sample
 from services.models.base import GenerationRequest, ModelAdapter
@@ -146,8 +148,8 @@ def add_selection(session: Session, run_id: str, selection: BenchmarkSelection, 
     ids = register_samples(session, selection)
     ordered = [ids[s.id] for s in selection.samples]
     shards = [m.Shard(run_id=run_id, benchmark=selection.benchmark.name, index=first_shard + n,
-                      sample_ids=ordered[start:start + shard_size], status="pending", attempts=0)
-              for n, start in enumerate(range(0, len(ordered), shard_size)) if first_shard + n not in written]
+                      sample_ids=sample_ids, status="pending", attempts=0)
+              for n, sample_ids in enumerate(sharding.cut(ordered, shard_size)) if first_shard + n not in written]
     session.add_all(shards)
     session.flush()
     return [shard.id for shard in shards]
@@ -214,7 +216,8 @@ _CACHE_HITS = select(PREDICTIONS.c.cache_key, PREDICTIONS.c.response, PREDICTION
                      PREDICTIONS.c.input_tokens, PREDICTIONS.c.output_tokens).where(
     PREDICTIONS.c.cache_key.in_(bindparam("keys", expanding=True)), PREDICTIONS.c.error.is_(None),
     PREDICTIONS.c.response.is_not(None))
-_FINISH_SHARD = update(SHARDS).where(_SHARD, SHARDS.c.lease_owner == bindparam("owner"), SHARDS.c.status == "leased")
+# renew the lease, or mark the shard done: only while this owner still holds it
+_HELD_SHARD = update(SHARDS).where(_SHARD, SHARDS.c.lease_owner == bindparam("owner"), SHARDS.c.status == "leased")
 _SETTLE_RUN = update(RUNS).where(
     RUNS.c.id == bindparam("run_id"), RUNS.c.status.in_(("queued", "running")),
     ~exists().where(SHARDS.c.run_id == RUNS.c.id, SHARDS.c.status.in_(("pending", "leased")))
@@ -265,7 +268,8 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: Adapte
 
     Only the model section holds ``model_lock``: a worker running two shards at once (a thread
     each) generates one while the other is claimed, judged and stored, so the model never waits
-    on Postgres, and a checkpoint is never swapped out under a shard that is using it.
+    on Postgres, and a checkpoint is never swapped out under a shard that is using it. A slow
+    shard keeps its lease and saves its work as it goes (``_ShardWriter``).
     """
     owner = owner or worker_identity()
     with transaction(factory) as session:
@@ -276,30 +280,70 @@ def execute_shard(factory: sessionmaker[Session], shard_id: int, adapter: Adapte
         # On a first attempt nothing of this shard can be stored yet; a retry resumes where it stopped.
         done = set() if claim["attempts"] == 1 else set(session.scalars(
             _STORED, {"run_id": claim["run_id"], "ids": claim["sample_ids"]}))
-    records = {pk: record for pk, _, record in rows}
+    writer = _ShardWriter(factory, shard_id, owner, lease_seconds, {pk: record for pk, _, record in rows})
     with model_lock:
-        reused, failures, generated = _answer(factory, claim, rows, records, done, adapter, lookup, seed,
-                                              on_progress)
-    _judge_new_rows(reused + failures + generated, records)
-    with transaction(factory) as session:
-        upsert(session, PREDICTIONS, reused + failures + generated, ["run_id", "sample_id"], PREDICTION_UPDATE)
-        finished = session.execute(_FINISH_SHARD, {"shard_id": shard_id, "owner": owner, "status": "done",
-                                                   "lease_owner": None, "lease_expires_at": None,
-                                                   "updated_at": utcnow()}).rowcount
-        run_complete = bool(finished) and _settle_run(session, claim["run_id"])
-    n_failed = sum(1 for row in failures + generated if row["error"])
-    return ShardOutcome(shard_id, "done", generated=len(generated), cached=len(reused), failed_samples=n_failed,
-                        run_id=claim["run_id"], run_complete=run_complete)
+        answered, n_reused, n_generated = _answer(factory, claim, rows, done, adapter, lookup, seed, on_progress,
+                                                  on_chunk=writer.checkpoint)
+    run_complete = writer.finish(answered, claim["run_id"])
+    return ShardOutcome(shard_id, "done", generated=n_generated, cached=n_reused,
+                        failed_samples=sum(1 for row in answered if row["error"]), run_id=claim["run_id"],
+                        run_complete=run_complete)
 
 
-def _answer(factory, claim: dict, rows, records: dict, done: set, adapter: AdapterSource, lookup: ImageLookup,
-            seed: int, on_progress) -> tuple[list[dict], list[dict], list[dict]]:
+class _ShardWriter:
+    """Stores a shard's predictions, judged, and keeps its lease while the model works.
+
+    A fast model's shard is stored once, at its end, with the shard marked done in the same
+    transaction. A slow one (a 72B model writing long reasoning) stores what it has every quarter
+    of a lease and extends the lease: a shard may take longer than the lease without another
+    worker taking it from a live one, and a crash loses at most a quarter lease of its work (the
+    retry resumes from what was stored).
+    """
+
+    def __init__(self, factory, shard_id: int, owner: str, lease_seconds: float, records: dict):
+        self.factory, self.shard_id, self.owner, self.records = factory, shard_id, owner, records
+        self.lease_seconds, self.every = lease_seconds, lease_seconds / 4
+        self.stored, self.last = 0, time.monotonic()
+
+    def _store(self, session: Session, rows: list[dict]) -> None:
+        new = rows[self.stored:]
+        _judge_new_rows(new, self.records)
+        upsert(session, PREDICTIONS, new, ["run_id", "sample_id"], PREDICTION_UPDATE)
+        self.stored = len(rows)
+
+    def checkpoint(self, rows: list[dict]) -> None:
+        """After each generated chunk: store and renew once a quarter lease has gone by."""
+        if time.monotonic() - self.last < self.every:
+            return
+        now = utcnow()
+        with transaction(self.factory) as session:
+            self._store(session, rows)
+            session.execute(_HELD_SHARD, {"shard_id": self.shard_id, "owner": self.owner,
+                                           "lease_expires_at": now + timedelta(seconds=self.lease_seconds),
+                                           "updated_at": now})
+        self.last = time.monotonic()
+
+    def finish(self, rows: list[dict], run_id: str) -> bool:
+        """Store the rest and mark the shard done; True when that settled the run's last open shard."""
+        with transaction(self.factory) as session:
+            self._store(session, rows)
+            finished = session.execute(_HELD_SHARD, {"shard_id": self.shard_id, "owner": self.owner,
+                                                       "status": "done", "lease_owner": None,
+                                                       "lease_expires_at": None, "updated_at": utcnow()}).rowcount
+            return bool(finished) and _settle_run(session, run_id)
+
+
+def _answer(factory, claim: dict, rows, done: set, adapter: AdapterSource, lookup: ImageLookup, seed: int,
+            on_progress, on_chunk: Callable[[list[dict]], None]) -> tuple[list[dict], int, int]:
     """Prediction rows for a claimed shard's samples not yet stored: reused from the prediction
-    cache, failed before generation (an unreadable image), or generated by the model."""
+    cache, failed before generation (an unreadable image), or generated by the model. Returns the
+    rows (in that order; ``on_chunk`` sees them grow after each generated chunk), how many were
+    reused and how many generated."""
     if not hasattr(adapter, "generate"):
         adapter = adapter(claim["model_id"])
     spec, run_id = adapter.spec, claim["run_id"]
     keys = {pk: cache_key(claim["weights_hash"], digest, spec, seed) for pk, digest, _ in rows}
+    records = {pk: record for pk, _, record in rows}
     cached = {}
     if claim["cache_may_hit"]:
         with transaction(factory) as session:
@@ -325,19 +369,20 @@ def _answer(factory, claim: dict, rows, records: dict, done: set, adapter: Adapt
             id=str(pk), prompt=prompts.build_prompt(record, spec.prompt_style), images=list(images),
             answer_type=record["answer_type"], closed_kind=record.get("closed_kind"),
             option_labels=tuple(o["label"] for o in record.get("options") or [])))
-    if on_progress and (reused or failures):
-        on_progress(len(reused) + len(failures))
-    outputs = []
+    answered = reused + failures
+    if on_progress and answered:
+        on_progress(len(answered))
     # Hand over several batches at a time: the adapter sorts by length and packs by budget inside
     # a call, and an HTTP backend runs a call's requests concurrently; progress still moves.
     chunk = max(32, 4 * spec.batch_size)
     for start in range(0, len(requests), chunk):
-        outputs.extend(adapter.generate(requests[start:start + chunk]))
+        answered.extend(_prediction_row(run_id, int(o.id), keys[int(o.id)], o.text, o.error, o.latency_s,
+                                        o.input_tokens, o.output_tokens)
+                        for o in adapter.generate(requests[start:start + chunk]))
         if on_progress:
             on_progress(min(chunk, len(requests) - start))
-    generated = [_prediction_row(run_id, int(o.id), keys[int(o.id)], o.text, o.error, o.latency_s,
-                                 o.input_tokens, o.output_tokens) for o in outputs]
-    return reused, failures, generated
+        on_chunk(answered)
+    return answered, len(reused), len(requests)
 
 
 def _settle_run(session: Session, run_id: str) -> bool:

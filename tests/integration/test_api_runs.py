@@ -45,14 +45,15 @@ def test_create_enqueues_every_shard_on_the_model_queue_then_cancel(api, demo_da
     ctx = api.application.extensions["medgrid"]
     assert dispatch.prepare_run(ctx.factory, ctx.settings, run_id, ctx.enqueue) == "queued"
     assert dispatch.prepare_run(ctx.factory, ctx.settings, run_id, ctx.enqueue) == "queued"  # a redelivery: no-op
-    assert [(q, t) for q, t, _ in api.sent[1:]] == [("model.m1", "medgrid.run_shard")] * 4  # 35 samples, shards of 10
+    # 35 samples: at most 10 per shard, and at least 8 shards for a small benchmark -> 7 shards of 5
+    assert [(q, t) for q, t, _ in api.sent[1:]] == [("model.m1", "medgrid.run_shard")] * 7
     run = api.get(f"/api/v1/runs/{run_id}", headers=auth(READ)).json
-    assert run["status"] == "queued" and run["n_samples"] == 35 and run["progress"]["shards"] == {"pending": 4}
+    assert run["status"] == "queued" and run["n_samples"] == 35 and run["progress"]["shards"] == {"pending": 7}
     assert api.post(f"/api/v1/runs/{run_id}/cancel", headers=auth(READ)).status_code == 403
     cancelled = api.post(f"/api/v1/runs/{run_id}/cancel", headers=auth(WRITE))
     assert cancelled.status_code == 202 and cancelled.json["cancelled"] is True
     run = api.get(f"/api/v1/runs/{run_id}", headers=auth(READ)).json
-    assert run["status"] == "cancelled" and run["progress"]["shards"] == {"cancelled": 4}
+    assert run["status"] == "cancelled" and run["progress"]["shards"] == {"cancelled": 7}
     again = api.post(f"/api/v1/runs/{run_id}/cancel", headers=auth(WRITE))
     assert again.status_code == 200 and again.json["cancelled"] is False
 

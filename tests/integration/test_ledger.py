@@ -1,5 +1,7 @@
 """Shard ledger on a real Postgres: redelivery never duplicates a prediction; the cache skips inference."""
 
+import time
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -228,3 +230,63 @@ def test_records_keep_values_json_has_no_type_for(request, tmp_path, demo_data, 
     with transaction(factory) as session:
         record = session.scalar(select(m.Sample.record).where(m.Sample.id == ids[sample.id]))
     assert record["meta"] == {"rows": "7", "taken": "2024-05-01", "3": "three", "big": 2 ** 70}
+
+
+class SlowModel(CountingModel):
+    """Takes `pause` seconds per generate call; fails on call number `fail_on` (1-based) if set."""
+
+    def __init__(self, spec, pause, fail_on=None, on_call=None):
+        super().__init__(spec)
+        self.pause, self.fail_on, self.on_call, self.n = pause, fail_on, on_call, 0
+
+    def generate(self, requests):
+        self.n += 1
+        if self.on_call:
+            self.on_call(self.n)
+        if self.n == self.fail_on:
+            raise RuntimeError("the GPU fell off the bus")
+        time.sleep(self.pause)
+        return super().generate(requests)
+
+
+def _stored(factory, run_id):
+    with transaction(factory) as session:
+        return session.scalar(select(func.count()).select_from(m.Prediction).where(m.Prediction.run_id == run_id))
+
+
+def test_a_slow_shard_stores_its_work_as_it_goes_and_keeps_its_lease(ledger):
+    """35 samples in one shard are generated in two calls (32 + 3); with a 0.4 s lease the worker
+    stores the first 32 and extends the lease after the first call, before the second starts."""
+    factory, selection, by_key = ledger
+    run_id = runs.create_run(factory, ModelSpec(id="slow", kind="echo"), "w", [selection], shard_size=35, options={})
+    (shard,) = runs.shard_ids(factory, run_id)
+    seen = {}
+
+    def look(call):
+        with transaction(factory) as session:
+            seen[call] = (_stored(factory, run_id), session.get(m.Shard, shard).lease_expires_at)
+
+    model = SlowModel(ModelSpec(id="slow", kind="echo"), pause=0.2, on_call=look)
+    outcome = runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]].images, seed=1,
+                                 lease_seconds=0.4)
+    assert outcome.status == "done" and outcome.generated == 35 and _stored(factory, run_id) == 35
+    (stored_1, lease_1), (stored_2, lease_2) = seen[1], seen[2]
+    assert (stored_1, stored_2) == (0, 32) and lease_2 > lease_1  # checkpointed and renewed in between
+
+
+def test_a_retry_resumes_after_the_work_a_crash_left_stored(ledger):
+    factory, selection, by_key = ledger
+    run_id = runs.create_run(factory, ModelSpec(id="slow", kind="echo"), "w", [selection], shard_size=35, options={})
+    (shard,) = runs.shard_ids(factory, run_id)
+    lookup = lambda b, r, o: by_key[r["key"]].images  # noqa: E731
+    crashing = SlowModel(ModelSpec(id="slow", kind="echo"), pause=0.2, fail_on=2)
+    with pytest.raises(RuntimeError, match="fell off the bus"):
+        runs.execute_shard(factory, shard, crashing, lookup, seed=1, lease_seconds=0.4)
+    assert _stored(factory, run_id) == 32
+    from services.dispatch import record_shard_failure
+
+    assert record_shard_failure(factory, shard, "crash", max_attempts=3) == "pending"
+    retry = CountingModel(ModelSpec(id="slow", kind="echo"))
+    outcome = runs.execute_shard(factory, shard, retry, lookup, seed=1, lease_seconds=0.4)
+    assert (outcome.status, outcome.generated, len(retry.calls)) == ("done", 3, 3)
+    assert _stored(factory, run_id) == 35 and outcome.run_complete

@@ -1,4 +1,4 @@
-"""The registry: lazy adapters, usage errors, path confinement, seeded subsampling, sharding, lazy images."""
+"""The registry: lazy adapters, usage errors, path confinement, seeded subsampling, shard sizes, lazy images."""
 
 import json
 
@@ -11,7 +11,7 @@ from services.benchmarks import registry
 from services.benchmarks.images import ImageError, ImageRef
 from services.benchmarks.registry import UnknownBenchmark, load_samples
 from services.benchmarks.sample import DataError
-from services.benchmarks.sharding import shard
+from services.benchmarks.sharding import cut, shard_size_for
 
 pytestmark = pytest.mark.usefixtures("open_data_roots")
 
@@ -78,15 +78,14 @@ def test_content_hash_covers_image_bytes(slake):
     assert load_samples("slake", slake, limit=1)[0].content_hash() != before
 
 
-def test_shards_are_stable_whatever_the_order():
-    ids = [f"q{i:03d}" for i in range(10)]
-    assert shard(ids, 4) == [ids[0:4], ids[4:8], ids[8:10]]
-    assert shard(list(reversed(ids)), 4) == shard(ids, 4)
-    assert shard([], 3) == []
-    with pytest.raises(ValueError, match="positive integer"):
-        shard(ids, 0)
-    with pytest.raises(ValueError, match="duplicate sample id 'q001'"):
-        shard(ids + ["q001"], 4)
+def test_shard_size_keeps_a_small_benchmark_shared_and_a_large_one_in_full_shards():
+    assert shard_size_for(100_000, 128) == 128
+    assert shard_size_for(451, 128) == 57 and len(cut(list(range(451)), 57)) == 8  # VQA-RAD test
+    assert shard_size_for(5, 128) == 1 and shard_size_for(0, 128) == 1
+    assert cut(list(range(10)), 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            shard_size_for(10, bad)
 
 
 def test_parquet_image_reference_reads_one_cell(tmp_path):
