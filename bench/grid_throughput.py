@@ -616,7 +616,8 @@ def pyspy_start(procs: Processes, name: str, pid: int, out: Path, rate: int) -> 
 
 
 IDLE_LEAVES = ("_epoll.poll", "EpollSelector.select", "SyncWorker.wait", "Arbiter.wait_for_signals", "select.select",
-               "Event.wait", "Condition.wait", "time.sleep")
+               "Event.wait", "Condition.wait", "time.sleep",
+               "_worker (concurrent/futures/thread.py")  # a worker's shard threads waiting for a task
 CATEGORIES = (  # (name, test on the leaf frame's "function (package/file.py:line)"), first match wins
     ("database round trips (psycopg2 execute/commit/ping)",
      lambda f: any(k in f for k in ("do_execute", "do_executemany", "do_commit", "do_ping", "do_rollback",
@@ -648,7 +649,7 @@ def collapse(raw: Path, top: int = 15) -> dict:
         count = int(count)
         total += count
         frames = [f for f in stack.split(";") if not f.startswith("process ")]
-        if not frames or any(frames[-1].startswith(idle + " ") for idle in IDLE_LEAVES):
+        if not frames or any(frames[-1].startswith((idle + " ", idle + ":")) for idle in IDLE_LEAVES):
             continue
         busy += count
         name = re.sub(r":\d+\)$", ")", frames[-1])

@@ -117,13 +117,14 @@ class Aggregator:
         self._labels: dict[str, _Codes] = {}               # facet -> label codes
         self._members: dict[str, tuple[array, array]] = {}  # facet -> (items, label codes)
         self._extra: dict[str, tuple[array, array]] = {}    # metric -> (items, values)
+        self._memo: dict[tuple, tuple[int, list]] = {}      # facet-relevant fields -> codes
 
     def __len__(self) -> int:
         return len(self._partition)
 
     def add(self, sample: dict, judgement: Judgement) -> None:
         item = len(self._partition)
-        partition = self._partitions.code((benchmark_label(sample), str(sample.get("split", ""))))
+        partition, facets = self._sample_codes(sample)
         group = sample.get("group")
         if group is not None:
             group = str(group)
@@ -139,19 +140,41 @@ class Aggregator:
         self._cluster.append(cluster)
         self._correct.append(judgement.correct)
         self._parsed.append(judgement.parsed)
+        for items, labels, code in facets:
+            items.append(item)
+            labels.append(code)
+        for metric, value in judgement.metrics.items():
+            if metric != "accuracy":
+                items, values = self._extra.setdefault(metric, (array("q"), array("d")))
+                items.append(item)
+                values.append(value)
+
+    def _sample_codes(self, sample: dict) -> tuple[int, list]:
+        """The partition code and, per facet label, (items array, labels array, label code) of a
+        sample; memoised on what they depend on, since a benchmark's samples share a handful of
+        facet combinations (a million OmniMedVQA items make a few thousand)."""
+        skills = sample.get("skills") or {}
+        try:
+            key = (sample.get("benchmark"), sample.get("language"), sample.get("split"), sample["answer_type"],
+                   answer_kind(sample) if sample["answer_type"] == "closed" else None, sample.get("reasoning_level"),
+                   tuple((k, tuple(v) if isinstance(v, (list, tuple, set)) else v) for k, v in skills.items()))
+            known = self._memo.get(key)
+        except TypeError:  # an unhashable skill label: work it out every time
+            key = known = None
+        if known is not None:
+            return known
+        partition = self._partitions.code((benchmark_label(sample), str(sample.get("split", ""))))
+        facets = []
         for facet, label in sample_facets(sample):
             codes = self._labels.get(facet)
             if codes is None:
                 codes = self._labels[facet] = _Codes()
                 self._members[facet] = (array("q"), array("q"))
             items, labels = self._members[facet]
-            items.append(item)
-            labels.append(codes.code(label))
-        for metric, value in judgement.metrics.items():
-            if metric != "accuracy":
-                items, values = self._extra.setdefault(metric, (array("q"), array("d")))
-                items.append(item)
-                values.append(value)
+            facets.append((items, labels, codes.code(label)))
+        if key is not None:
+            self._memo[key] = (partition, facets)
+        return partition, facets
 
     def add_all(self, items: Iterable[tuple[dict, Judgement]]) -> "Aggregator":
         for sample, judgement in items:
