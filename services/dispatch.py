@@ -104,10 +104,13 @@ def _prepare_run(factory: sessionmaker[Session], settings: Settings, run_id: str
         # Commit and enqueue a slice at a time so workers start while the rest is still being read.
         size = sharding.shard_size_for(len(selection.samples), settings.shard_size)
         step = size * PREPARE_SHARDS_PER_COMMIT
+        with transaction(factory) as session:
+            stored = runs.stored_samples(session, selection.benchmark.name, selection.split)
         for start in range(0, len(selection.samples), step):
             part = dataclasses.replace(selection, samples=selection.samples[start:start + step])
             with transaction(factory) as session:
-                shard_ids = runs.add_selection(session, run_id, part, size, first_shard=start // size)
+                shard_ids = runs.add_selection(session, run_id, part, size, first_shard=start // size,
+                                               stored=stored)
             for shard_id in shard_ids:
                 enqueue(queue, SHARD_TASK, [shard_id])
         total += len(selection.samples)

@@ -86,16 +86,34 @@ def register_model(session: Session, spec: ModelSpec, weights_hash: str | None) 
     upsert(session, m.Model.__table__, [row], ["id"], ["kind", "family", "path", "revision", "weights_hash", "spec"])
 
 
-def register_samples(session: Session, selection: BenchmarkSelection) -> dict[str, int]:
-    """Store the selection's samples (idempotently) and return ``sample key -> row id``."""
+StoredSamples = dict  # (sample key, content hash) -> samples.id, for one benchmark split
+
+
+def stored_samples(session: Session, benchmark: str, split: str) -> StoredSamples:
+    """Every stored sample of a benchmark split, by (key, content hash): one index-only scan, so a
+    run over a benchmark an earlier run registered inserts nothing and looks nothing up per sample."""
+    return {(key, digest): pk for pk, key, digest in session.execute(
+        select(SAMPLES.c.id, SAMPLES.c.key, SAMPLES.c.content_hash)
+        .where(SAMPLES.c.benchmark == benchmark, SAMPLES.c.split == split))}
+
+
+def register_samples(session: Session, selection: BenchmarkSelection,
+                     stored: StoredSamples | None = None) -> dict[str, int]:
+    """Store the selection's samples (idempotently) and return ``sample key -> row id``.
+
+    ``stored`` (``stored_samples`` of the selection's benchmark split, read once by a caller that
+    registers a benchmark slice by slice) is updated with the samples inserted here.
+    """
     with gc_paused():
-        return _register_samples(session, selection)
+        return _register_samples(session, selection, stored)
 
 
-def _register_samples(session: Session, selection: BenchmarkSelection) -> dict[str, int]:
+def _register_samples(session: Session, selection: BenchmarkSelection, stored: StoredSamples | None) -> dict[str, int]:
     spec = selection.benchmark
     upsert(session, m.Benchmark.__table__, [{"name": spec.name, "title": spec.title, "created_at": utcnow()}],
            ["name"], ["title"])
+    if stored is None:
+        stored = stored_samples(session, spec.name, selection.split)
     image_digests: dict = {}
 
     def image_sha256(image) -> str:  # several questions share an image: read and hash it once
@@ -104,28 +122,28 @@ def _register_samples(session: Session, selection: BenchmarkSelection) -> dict[s
             digest = image_digests[image] = image.sha256()
         return digest
 
-    rows, hashes, now = [], {}, utcnow()
+    ids, rows, now = {}, [], utcnow()
     for sample in selection.samples:
         content_hash = sample.content_hash(image_sha256)
-        hashes[sample.id] = content_hash
+        pk = stored.get((sample.id, content_hash))
+        if pk is not None:
+            ids[sample.id] = pk
+            continue
         # the engine's JSON serializer writes what JSON cannot hold (numpy numbers, dates) as text
         rows.append({"benchmark": spec.name, "split": selection.split, "key": sample.id,
                      "content_hash": content_hash, "answer_type": sample.answer_type,
                      "reasoning_level": sample.reasoning_level, "group": sample.group,
                      "record": sample.record(), "created_at": now})
-    ids = {}
     for start in range(0, len(rows), 500):  # new samples come back from the INSERT itself
         for pk, key, digest in upsert(session, SAMPLES, rows[start:start + 500],
                                       ["benchmark", "split", "key", "content_hash"], [],
                                       returning=("id", "key", "content_hash")):
-            ids[key] = pk
-    known = [key for key in hashes if key not in ids]
-    for start in range(0, len(known), 1000):  # samples an earlier run registered
-        for pk, key, digest in session.execute(select(SAMPLES.c.id, SAMPLES.c.key, SAMPLES.c.content_hash).where(
-                SAMPLES.c.benchmark == spec.name, SAMPLES.c.split == selection.split,
-                SAMPLES.c.key.in_(known[start:start + 1000]))):
-            if hashes.get(key) == digest:
-                ids[key] = pk
+            ids[key] = stored[(key, digest)] = pk
+    raced = {row["key"]: row["content_hash"] for row in rows if row["key"] not in ids}
+    if raced:  # another run registered them since ``stored`` was read
+        for (key, digest), pk in stored_samples(session, spec.name, selection.split).items():
+            if raced.get(key) == digest:
+                ids[key] = stored[(key, digest)] = pk
     return ids
 
 
@@ -140,12 +158,12 @@ def open_run(session: Session, spec: ModelSpec, weights_hash: str | None, option
 
 
 def add_selection(session: Session, run_id: str, selection: BenchmarkSelection, shard_size: int,
-                  first_shard: int = 0) -> list[int]:
+                  first_shard: int = 0, stored: StoredSamples | None = None) -> list[int]:
     """Register a benchmark's samples and cut them into the run's shards, numbered from ``first_shard``;
     returns the new shard ids. Shards already written for these positions are left as they are."""
     written = set(session.scalars(select(m.Shard.index).where(m.Shard.run_id == run_id,
                                                               m.Shard.benchmark == selection.benchmark.name)))
-    ids = register_samples(session, selection)
+    ids = register_samples(session, selection, stored)
     ordered = [ids[s.id] for s in selection.samples]
     shards = [m.Shard(run_id=run_id, benchmark=selection.benchmark.name, index=first_shard + n,
                       sample_ids=sample_ids, status="pending", attempts=0)

@@ -290,3 +290,23 @@ def test_a_retry_resumes_after_the_work_a_crash_left_stored(ledger):
     outcome = runs.execute_shard(factory, shard, retry, lookup, seed=1, lease_seconds=0.4)
     assert (outcome.status, outcome.generated, len(retry.calls)) == ("done", 3, 3)
     assert _stored(factory, run_id) == 35 and outcome.run_complete
+
+
+def test_registering_a_benchmark_again_finds_its_samples_and_only_changed_ones_are_new(ledger):
+    import dataclasses
+
+    factory, selection, by_key = ledger
+    with transaction(factory) as session:
+        first = runs.register_samples(session, selection)
+    stored = {}
+    with transaction(factory) as session:
+        stored = runs.stored_samples(session, "demo", "test")
+        again = runs.register_samples(session, selection, stored)
+    assert again == first and len(set(first.values())) == 35
+    edited = dataclasses.replace(selection.samples[0], question="A different question?")
+    with transaction(factory) as session:
+        changed = runs.register_samples(session, dataclasses.replace(selection, samples=[edited]), stored)
+    assert changed[edited.id] not in first.values()  # new content, new identity
+    assert stored[(edited.id, edited.content_hash())] == changed[edited.id]  # the caller's view is kept current
+    with transaction(factory) as session:
+        assert session.scalar(select(func.count()).select_from(m.Sample)) == 36
