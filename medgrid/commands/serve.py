@@ -37,7 +37,10 @@ def _celery_worker(app, queue: str, name: str, threads: int = 1) -> None:
 @serve.command("worker")
 @click.option("--model", "model_id", default=None, help="model id to pin this worker to (default: MEDGRID_MODEL)")
 @click.option("--gpus", default=None, help="comma-separated GPU indices, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES)")
-def serve_worker(model_id, gpus):
+@click.option("--shards-in-flight", type=click.IntRange(min=1), default=None,
+              help="shards held at once, a thread each, sharing the one model (default: "
+                   "MEDGRID_WORKER_SHARDS_IN_FLIGHT, 2)")
+def serve_worker(model_id, gpus, shards_in_flight):
     """A Celery worker pinned to one model: loads it once, then consumes only model.<id>."""
     from medgrid.errors import UserError, load_settings
 
@@ -67,7 +70,8 @@ def serve_worker(model_id, gpus):
     settings.ready_file.write_text(model_id)  # readiness: only now is the model loaded
     logging.getLogger("medgrid.worker").info("model %s loaded; consuming %s", model_id, model_queue(model_id))
     try:
-        _celery_worker(app, model_queue(model_id), model_id, threads=settings.worker_shards_in_flight)
+        _celery_worker(app, model_queue(model_id), model_id,
+                       threads=shards_in_flight or settings.worker_shards_in_flight)
     finally:
         settings.ready_file.unlink(missing_ok=True)
 

@@ -310,3 +310,24 @@ def test_registering_a_benchmark_again_finds_its_samples_and_only_changed_ones_a
     assert stored[(edited.id, edited.content_hash())] == changed[edited.id]  # the caller's view is kept current
     with transaction(factory) as session:
         assert session.scalar(select(func.count()).select_from(m.Sample)) == 36
+
+
+def test_two_threads_of_one_worker_never_both_take_a_shard(ledger):
+    """A worker runs shards in threads (MEDGRID_WORKER_SHARDS_IN_FLIGHT): each thread is its own
+    lease owner, so a shard delivered twice to one worker is taken by one thread only."""
+    import threading
+
+    factory, selection, by_key = ledger
+    run_id = _new_run(factory, selection, ModelSpec(id="mock", kind="echo"))
+    shard = runs.shard_ids(factory, run_id)[0]
+    claims = {}
+
+    def take(name):
+        claims[name] = (runs.worker_identity(), runs.claim_shard(factory, shard, runs.worker_identity(), 600))
+
+    for name in ("a", "b"):
+        thread = threading.Thread(target=take, args=(name,), name=f"shard-thread-{name}")
+        thread.start()
+        thread.join()
+    assert claims["a"][0] != claims["b"][0] != runs.worker_identity()
+    assert claims["a"][1] is not None and claims["b"][1] is None
