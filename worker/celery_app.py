@@ -1,6 +1,7 @@
 """Celery built from the Flask app (Celery's Flask guide): one config, tasks that carry ids only.
 
-JSON only (no pickle), late acks with prefetch 1 and reject-on-worker-lost so a killed worker's
+JSON only (no pickle), late acks with prefetch 1 (one message per shard thread: a model worker
+reserves no more shards than it has in flight) and reject-on-worker-lost so a killed worker's
 shard goes back to the queue, no result backend (Postgres holds every result), and a broker
 visibility timeout longer than the longest shard so Redis does not redeliver a shard in progress.
 """
