@@ -23,7 +23,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import models as m
-from db.session import bulk_update, transaction, upsert
+from db.session import Conflict, bulk_update, insert_new, transaction, upsert
 from services import prompts
 from services.gcpause import gc_paused
 from services.benchmarks import sharding
@@ -323,32 +323,48 @@ class _ShardWriter:
         self.lease_seconds, self.every = lease_seconds, lease_seconds / 4
         self.stored, self.last = 0, time.monotonic()
 
-    def _store(self, session: Session, rows: list[dict]) -> None:
+    def _write(self, rows: list[dict], then: Callable[[Session], object]):
+        """One transaction: the rows not stored yet, then ``then(session)`` (renew or finish).
+
+        They are new samples, so they go in with ``insert_new`` (COPY on Postgres). If another
+        writer got there first (a worker that lost this shard's lease wrote late), the transaction
+        is rolled back and the rows are merged with an upsert instead: a new reply replaces the
+        stored one, judgement included.
+        """
         new = rows[self.stored:]
         _judge_new_rows(new, self.records)
-        upsert(session, PREDICTIONS, new, ["run_id", "sample_id"], PREDICTION_UPDATE)
-        self.stored = len(rows)
+        for merge in (False, True):
+            try:
+                with transaction(self.factory) as session:
+                    if merge:
+                        upsert(session, PREDICTIONS, new, ["run_id", "sample_id"], PREDICTION_UPDATE)
+                    else:
+                        insert_new(session, PREDICTIONS, new)
+                    outcome = then(session)
+            except Conflict:
+                continue
+            self.stored = len(rows)
+            return outcome
 
     def checkpoint(self, rows: list[dict]) -> None:
         """After each generated chunk: store and renew once a quarter lease has gone by."""
         if time.monotonic() - self.last < self.every:
             return
         now = utcnow()
-        with transaction(self.factory) as session:
-            self._store(session, rows)
-            session.execute(_HELD_SHARD, {"shard_id": self.shard_id, "owner": self.owner,
-                                           "lease_expires_at": now + timedelta(seconds=self.lease_seconds),
-                                           "updated_at": now})
+        self._write(rows, lambda session: session.execute(_HELD_SHARD, {
+            "shard_id": self.shard_id, "owner": self.owner,
+            "lease_expires_at": now + timedelta(seconds=self.lease_seconds), "updated_at": now}))
         self.last = time.monotonic()
 
     def finish(self, rows: list[dict], run_id: str) -> bool:
         """Store the rest and mark the shard done; True when that settled the run's last open shard."""
-        with transaction(self.factory) as session:
-            self._store(session, rows)
+        def done(session: Session) -> bool:
             finished = session.execute(_HELD_SHARD, {"shard_id": self.shard_id, "owner": self.owner,
-                                                       "status": "done", "lease_owner": None,
-                                                       "lease_expires_at": None, "updated_at": utcnow()}).rowcount
+                                                     "status": "done", "lease_owner": None,
+                                                     "lease_expires_at": None, "updated_at": utcnow()}).rowcount
             return bool(finished) and _settle_run(session, run_id)
+
+        return self._write(rows, done)
 
 
 def _answer(factory, claim: dict, rows, done: set, adapter: AdapterSource, lookup: ImageLookup, seed: int,

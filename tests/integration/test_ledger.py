@@ -331,3 +331,40 @@ def test_two_threads_of_one_worker_never_both_take_a_shard(ledger):
         thread.join()
     assert claims["a"][0] != claims["b"][0] != runs.worker_identity()
     assert claims["a"][1] is not None and claims["b"][1] is None
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_replies_are_stored_exactly_whatever_characters_they_hold(request, tmp_path, demo_data, backend):
+    """Predictions go in with COPY on Postgres: tabs, newlines, backslashes, a literal \\N, non-ASCII
+    text, NaN and infinite numbers must come back exactly as the model gave them."""
+    import math
+
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    factory = make_sessionmaker(make_engine(url))
+    samples = registry.load_samples("demo", demo_data, limit=4)
+    selection = runs.BenchmarkSelection(registry.get("demo"), str(demo_data), "test", samples, {})
+    replies = ["col1\tcol2\nline 2\r\n\\boxed{yes}", "a literal \\N and \\\\N", "Leber\u00e4rztin \u80ba \U0001F600", ""]
+    latencies = [float("nan"), float("inf"), 0.125, None]
+
+    class Strange(CountingModel):
+        def generate(self, requests):
+            return [GenerationOutput(r.id, replies[i], latency_s=latencies[i], input_tokens=None, output_tokens=3)
+                    for i, r in enumerate(requests)]
+
+    model = Strange(ModelSpec(id="strange", kind="echo"))
+    run_id = runs.create_run(factory, model.spec, None, [selection], shard_size=4, options={})
+    (shard,) = runs.shard_ids(factory, run_id)
+    by_key = {s.id: s for s in samples}
+    runs.execute_shard(factory, shard, model, lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=60)
+    with transaction(factory) as session:
+        stored = session.execute(select(m.Prediction.response, m.Prediction.latency_s, m.Prediction.input_tokens,
+                                        m.Prediction.output_tokens, m.Prediction.cached, m.Prediction.created_at)
+                                 .order_by(m.Prediction.sample_id)).all()
+    assert [row.response for row in stored] == replies
+    # SQLite stores NaN as NULL (its own rule); Postgres keeps it
+    assert (math.isnan(stored[0].latency_s) if backend == "postgres" else stored[0].latency_s is None)
+    assert stored[1].latency_s == math.inf and stored[2].latency_s == 0.125
+    assert stored[3].latency_s is None and {row.input_tokens for row in stored} == {None}
+    assert {(row.output_tokens, row.cached) for row in stored} == {(3, False)}
+    assert all(row.created_at is not None for row in stored)
