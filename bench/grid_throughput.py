@@ -759,7 +759,8 @@ def in_process_breakdown(pg: Postgres, env: dict, model_id: str, data: Path, n: 
 
     import db.session
 
-    raw = db.session._execute_values  # upserts go to psycopg2 directly, past SQLAlchemy's events
+    # upserts (execute_values) and new predictions (COPY) go to psycopg2 directly, past SQLAlchemy's events
+    raw, copy = db.session._execute_values, runs.insert_new
 
     def timed_raw(session, sql, values, **kwargs):
         start = time.perf_counter()
@@ -770,7 +771,16 @@ def in_process_breakdown(pg: Postgres, env: dict, model_id: str, data: Path, n: 
             entry[0] += 1
             entry[1] += time.perf_counter() - start
 
-    db.session._execute_values = timed_raw
+    def timed_copy(session, table, rows):
+        start = time.perf_counter()
+        try:
+            return copy(session, table, rows)
+        finally:
+            entry = statements[f"COPY {table.name} (insert_new)"]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - start
+
+    db.session._execute_values, runs.insert_new = timed_raw, timed_copy
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
     try:
@@ -779,7 +789,7 @@ def in_process_breakdown(pg: Postgres, env: dict, model_id: str, data: Path, n: 
         profiled = run_once(dataclasses.replace(spec, id=f"{spec.id}_cprofile"),
                             {"prepare_run", "execute_shard (every shard)", "score_run"})
     finally:
-        db.session._execute_values = raw
+        db.session._execute_values, runs.insert_new = raw, copy
         engine.dispose()
     return {"n": n, **{name: {**timed[name], **profiled[name]} for name in timed}}
 
