@@ -202,13 +202,11 @@ def insert_new(session: Session, table, rows: list[dict]) -> None:
     for row in rows:
         lines.append("\t".join(_copy_text(_json_dumps(row[c]) if c in json_columns else row[c]) for c in columns))
     names = ", ".join(f'"{table.c[c].name}"' for c in columns)
-    cursor = session.connection().connection.dbapi_connection.cursor()
-    try:
-        cursor.copy_expert(f'COPY "{table.name}" ({names}) FROM STDIN', io.StringIO("\n".join(lines) + "\n"))
-    except psycopg2.errors.UniqueViolation as exc:
-        raise Conflict(str(exc)) from exc
-    finally:
-        cursor.close()
+    with _raw_cursor(session) as cursor:
+        try:
+            cursor.copy_expert(f'COPY "{table.name}" ({names}) FROM STDIN', io.StringIO("\n".join(lines) + "\n"))
+        except psycopg2.errors.UniqueViolation as exc:
+            raise Conflict(str(exc)) from exc
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -249,15 +247,21 @@ def _upsert_statement(dialect: str, table, columns, conflict, update, returning)
     return statement.returning(*(table.c[c] for c in returning))
 
 
-def _execute_values(session: Session, sql: str, values: list[tuple], fetch: bool = False, page_size: int = 1000):
-    """psycopg2's ``execute_values`` on the session's own connection (so inside its transaction)."""
-    from psycopg2.extras import execute_values
-
+@contextmanager
+def _raw_cursor(session: Session):
+    """A psycopg2 cursor on the session's own connection, so inside its transaction."""
     cursor = session.connection().connection.dbapi_connection.cursor()
     try:
-        return execute_values(cursor, sql, values, page_size=page_size, fetch=fetch)
+        yield cursor
     finally:
         cursor.close()
+
+
+def _execute_values(session: Session, sql: str, values: list[tuple], fetch: bool = False, page_size: int = 1000):
+    from psycopg2.extras import execute_values
+
+    with _raw_cursor(session) as cursor:
+        return execute_values(cursor, sql, values, page_size=page_size, fetch=fetch)
 
 
 def bulk_update(session: Session, table, rows: list[dict], key: str = "id") -> None:
