@@ -101,18 +101,20 @@ def _prepare_run(factory: sessionmaker[Session], settings: Settings, run_id: str
                 session.execute(update(m.Run).where(m.Run.id == run_id).values(
                     status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=runs.utcnow()))
             return "failed"
-        # Commit and enqueue a slice at a time so workers start while the rest is still being read.
+        # Register, commit and enqueue a slice at a time so workers start while the rest is still
+        # being registered; the first slice is small, enough to keep one worker's shard threads busy.
         size = sharding.shard_size_for(len(selection.samples), settings.shard_size)
-        step = size * PREPARE_SHARDS_PER_COMMIT
         with transaction(factory) as session:
             stored = runs.stored_samples(session, selection.benchmark.name, selection.split)
-        for start in range(0, len(selection.samples), step):
+        start, step = 0, size * settings.worker_shards_in_flight
+        while start < len(selection.samples):
             part = dataclasses.replace(selection, samples=selection.samples[start:start + step])
             with transaction(factory) as session:
                 shard_ids = runs.add_selection(session, run_id, part, size, first_shard=start // size,
                                                stored=stored)
             for shard_id in shard_ids:
                 enqueue(queue, SHARD_TASK, [shard_id])
+            start, step = start + step, size * PREPARE_SHARDS_PER_COMMIT
         total += len(selection.samples)
     with transaction(factory) as session:
         session.execute(update(m.Run).where(m.Run.id == run_id, m.Run.status == "preparing")
