@@ -357,14 +357,18 @@ class _ShardWriter:
         self.last = time.monotonic()
 
     def finish(self, rows: list[dict], run_id: str) -> bool:
-        """Store the rest and mark the shard done; True when that settled the run's last open shard."""
-        def done(session: Session) -> bool:
-            finished = session.execute(_HELD_SHARD, {"shard_id": self.shard_id, "owner": self.owner,
-                                                     "status": "done", "lease_owner": None,
-                                                     "lease_expires_at": None, "updated_at": utcnow()}).rowcount
-            return bool(finished) and _settle_run(session, run_id)
+        """Store the rest and mark the shard done; then, in a transaction of its own, settle the run:
+        True when this shard's commit left no shard of the run open.
 
-        return self._write(rows, done)
+        The settle check must follow the commit. Two shards finishing at once (two workers, or two
+        shard threads of one) each see the other still leased inside their own transaction, so a
+        check made there can leave a finished run waiting for the sweeper; made after the commit,
+        the later of the two always sees both done.
+        """
+        self._write(rows, lambda session: session.execute(_HELD_SHARD, {
+            "shard_id": self.shard_id, "owner": self.owner, "status": "done", "lease_owner": None,
+            "lease_expires_at": None, "updated_at": utcnow()}))
+        return settle_run(self.factory, run_id)
 
 
 def _answer(factory, claim: dict, rows, done: set, adapter: AdapterSource, lookup: ImageLookup, seed: int,
@@ -419,14 +423,11 @@ def _answer(factory, claim: dict, rows, done: set, adapter: AdapterSource, looku
     return answered, len(reused), len(requests)
 
 
-def _settle_run(session: Session, run_id: str) -> bool:
-    """Move a run whose shards are all settled from running to scoring; True for the one caller that did."""
-    return bool(session.execute(_SETTLE_RUN, {"run_id": run_id}).rowcount)
-
-
 def settle_run(factory: sessionmaker[Session], run_id: str) -> bool:
+    """Move a run whose shards are all settled from running to scoring; True for the one caller that did
+    (the UPDATE's condition on the run's status makes it a compare-and-set)."""
     with transaction(factory) as session:
-        return _settle_run(session, run_id)
+        return bool(session.execute(_SETTLE_RUN, {"run_id": run_id}).rowcount)
 
 
 def _storable(text: str | None) -> str | None:

@@ -368,3 +368,41 @@ def test_replies_are_stored_exactly_whatever_characters_they_hold(request, tmp_p
     assert stored[3].latency_s is None and {row.input_tokens for row in stored} == {None}
     assert {(row.output_tokens, row.cached) for row in stored} == {(3, False)}
     assert all(row.created_at is not None for row in stored)
+
+
+def test_the_last_two_shards_finishing_at_once_still_settle_the_run(ledger, monkeypatch):
+    """Two shards (two workers, or two threads of one) mark themselves done in transactions that
+    overlap: inside its own transaction each still sees the other leased. The run must still move
+    to scoring, exactly once, without waiting for the sweeper."""
+    import threading
+
+    factory, selection, by_key = ledger
+    run_id = runs.create_run(factory, ModelSpec(id="mock", kind="echo"), "w", [selection], shard_size=18,
+                             options={})
+    shards = runs.shard_ids(factory, run_id)
+    assert len(shards) == 2
+    both_done_uncommitted = threading.Barrier(2)
+    write = runs._ShardWriter._write
+
+    def write_then_wait(self, rows, then):
+        def then_and_wait(session):
+            outcome = then(session)
+            both_done_uncommitted.wait(timeout=30)  # neither has committed its shard yet
+            return outcome
+        return write(self, rows, then_and_wait)
+
+    monkeypatch.setattr(runs._ShardWriter, "_write", write_then_wait)
+    outcomes = {}
+
+    def run_shard(shard):
+        outcomes[shard] = runs.execute_shard(factory, shard, CountingModel(ModelSpec(id="mock", kind="echo")),
+                                             lambda b, r, o: by_key[r["key"]].images, seed=1, lease_seconds=600)
+
+    threads = [threading.Thread(target=run_shard, args=(shard,)) for shard in shards]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(o.run_complete for o in outcomes.values()) == [False, True]  # exactly one settles it
+    with transaction(factory) as session:
+        assert session.get(m.Run, run_id).status == "scoring"
