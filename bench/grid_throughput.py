@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import signal
@@ -51,69 +50,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import synthetic_omnimedvqa  # noqa: E402  (after ROOT is importable)
+
 BIN = Path(sys.executable).parent
 MEDGRID = str(BIN / "medgrid")
 BARE_TASK = "bench.upsert_predictions"
-QUESTION_TYPES = ("Disease Diagnosis", "Anatomy Identification", "Modality Recognition",
-                  "Other Biological Attributes", "Lesion Grading")
-MODALITIES = ("CT", "MR", "X-Ray", "Fundus Photography", "Dermoscopy", "Microscopy Images", "Ultrasound",
-              "Endoscopy", "Histopathology")
-ANSWERS = ("Normal", "Pneumonia", "Glaucoma", "Lung", "Liver", "CT", "MR", "Benign", "Malignant", "Grade 2")
 UPDATED = ["cache_key", "response", "error", "latency_s", "input_tokens", "output_tokens", "cached"]
 TOKEN_W, TOKEN_R = "bench-write-" + uuid.uuid4().hex, "bench-read-" + uuid.uuid4().hex
 
 
 # -- data ------------------------------------------------------------------------------------
 
-def tiny_pngs(count: int, seed: int = 0) -> list[bytes]:
-    """Small real PNGs (16x16 grey, different pixels): the content hash reads every image's bytes."""
-    import io
-
-    from PIL import Image
-
-    rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        image = Image.frombytes("L", (16, 16), bytes(rng.randrange(256) for _ in range(256)))
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        out.append(buffer.getvalue())
-    return out
-
-
-def write_omnimedvqa(root: Path, n: int, per_image: int = 5, n_files: int = 8, seed: int = 0) -> Path:
-    """An OmniMedVQA-style tree of n records: QA_information/Open-access/*.json + Images/<dataset>/*.png.
-
-    Five questions per image, as in the real release (the image is the clustering ``group``);
-    one source file holds 55% of the records, as RadImageNet does.
-    """
-    rng = random.Random(seed)
-    qa = root / "OmniMedVQA" / "QA_information" / "Open-access"
-    qa.mkdir(parents=True)
-    pngs = tiny_pngs(64, seed)
-    big = int(n * 0.55)
-    sizes = [big] + [(n - big) // (n_files - 1)] * (n_files - 1)
-    sizes[-1] += n - sum(sizes)
-    serial = 0
-    for number, size in enumerate(sizes):
-        dataset = "RadImageNet" if number == 0 else f"Source{number:02d}"
-        images = root / "OmniMedVQA" / "Images" / dataset
-        images.mkdir(parents=True)
-        records = []
-        for i in range(size):
-            image = f"Images/{dataset}/{i // per_image:07d}.png"
-            if i % per_image == 0:
-                (root / "OmniMedVQA" / image).write_bytes(pngs[(serial // per_image) % len(pngs)])
-            options = rng.sample(ANSWERS, rng.choice((2, 3, 4)))
-            record = {"question_id": f"{dataset}_{serial}", "dataset": dataset,
-                      "question_type": rng.choice(QUESTION_TYPES), "modality_type": rng.choice(MODALITIES),
-                      "image_path": image, "question": f"What is most likely shown in this image ({serial})?",
-                      "gt_answer": rng.choice(options)}
-            record.update({f"option_{letter}": text for letter, text in zip("ABCD", options)})
-            records.append(record)
-            serial += 1
-        (qa / f"{dataset}.json").write_text(json.dumps(records))
-    return root / "OmniMedVQA"
+def write_omnimedvqa(root: Path, n: int) -> Path:
+    """32,000 records by default in 8 source files, five questions per real PNG as in the release."""
+    return synthetic_omnimedvqa.write_omnimedvqa(root, n, n_files=8, per_image=5, images=True)
 
 
 # -- services: a fresh database, an empty Redis index ----------------------------------------

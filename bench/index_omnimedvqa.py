@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import resource
 import subprocess
 import sys
@@ -24,38 +23,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTION_TYPES = ("Disease Diagnosis", "Anatomy Identification", "Modality Recognition",
-                  "Other Biological Attributes", "Lesion Grading")
-MODALITIES = ("CT", "MR", "X-Ray", "Fundus Photography", "Dermoscopy", "Microscopy Images", "Ultrasound",
-              "OCT (Optical Coherence Tomography)", "Infrared Reflectance Imaging", "Endoscopy", "Colposcopy",
-              "Histopathology")
-ANSWERS = ("Normal", "Pneumonia", "Glaucoma", "Lung", "Liver", "CT", "MR", "Benign", "Malignant", "Grade 2")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.synthetic_omnimedvqa import write_omnimedvqa  # noqa: E402  (after ROOT is importable)
 
 
-def write_tree(root: Path, n_records: int, n_files: int = 42, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    qa = root / "OmniMedVQA" / "QA_information" / "Open-access"
-    qa.mkdir(parents=True)
-    big = int(n_records * 0.55)
-    sizes = [big] + [(n_records - big) // (n_files - 1)] * (n_files - 1)
-    sizes[-1] += n_records - sum(sizes)
-    serial = 0
-    for number, size in enumerate(sizes):
-        dataset = "RadImageNet" if number == 0 else f"Source{number:02d}"
-        modality_key = "modality" if number == 1 else "modality_type"
-        records = []
-        for i in range(size):
-            options = rng.sample(ANSWERS, rng.choice((2, 3, 4)))
-            record = {"question_id": f"{dataset}_{serial}", "dataset": dataset,
-                      "question_type": rng.choice(QUESTION_TYPES), modality_key: rng.choice(MODALITIES),
-                      "image_path": f"Images/{dataset}/{i // 2:07d}.png",
-                      "question": "What abnormality is most likely visible in this image?",
-                      "gt_answer": rng.choice(options)}
-            record.update({f"option_{letter}": text for letter, text in zip("ABCD", options)})
-            records.append(record)
-            serial += 1
-        (qa / f"{dataset}.json").write_text(json.dumps(records))
-    return root / "OmniMedVQA"
+def write_tree(root: Path, n_records: int, n_files: int = 42) -> Path:
+    """Images are referenced, never written: indexing does not open them."""
+    return write_omnimedvqa(root, n_records, n_files=n_files, per_image=2, images=False)
 
 
 def index(data: Path, trace: bool) -> dict:

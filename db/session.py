@@ -165,11 +165,7 @@ def upsert(session: Session, table, rows: list[dict], conflict: list[str], updat
     if statement is None:
         statement = _UPSERTS[shape] = _upsert_statement(dialect, table, columns, conflict, update, returning)
     if dialect == "postgresql":
-        sql, json_columns = statement
-        values = [tuple(row[c] for c in columns) for row in rows]
-        if json_columns:  # what SQLAlchemy's JSON type would have done
-            values = [tuple(_json_dumps(v) if i in json_columns else v for i, v in enumerate(row)) for row in values]
-        return _execute_values(session, sql, values, fetch=True)
+        return _execute_values(session, statement, _plain_values(table, columns, rows), fetch=True)
     return session.execute(statement, rows).all()
 
 
@@ -197,16 +193,22 @@ def insert_new(session: Session, table, rows: list[dict]) -> None:
         return
     import psycopg2
 
-    json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    lines = []
-    for row in rows:
-        lines.append("\t".join(_copy_text(_json_dumps(row[c]) if c in json_columns else row[c]) for c in columns))
+    lines = ["\t".join(_copy_text(value) for value in values) for values in _plain_values(table, columns, rows)]
     names = ", ".join(f'"{table.c[c].name}"' for c in columns)
     with _raw_cursor(session) as cursor:
         try:
             cursor.copy_expert(f'COPY "{table.name}" ({names}) FROM STDIN', io.StringIO("\n".join(lines) + "\n"))
         except psycopg2.errors.UniqueViolation as exc:
             raise Conflict(str(exc)) from exc
+
+
+def _plain_values(table, columns, rows: list[dict]) -> list[tuple]:
+    """Rows as tuples for psycopg2 itself, JSON columns already encoded (what SQLAlchemy's JSON
+    type does on the ORM's path)."""
+    encode = [isinstance(table.c[c].type, JSON) for c in columns]
+    if not any(encode):
+        return [tuple(row[c] for c in columns) for row in rows]
+    return [tuple(_json_dumps(row[c]) if json else row[c] for c, json in zip(columns, encode)) for row in rows]
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -224,16 +226,15 @@ def _copy_text(value) -> str:
 
 
 def _upsert_statement(dialect: str, table, columns, conflict, update, returning):
-    """Postgres: the SQL text for ``execute_values`` and the positions of JSON columns; SQLite:
-    a Core statement (RETURNING makes SQLAlchemy batch the rows into one multi-row INSERT)."""
+    """Postgres: the SQL text for ``execute_values``; SQLite: a Core statement (RETURNING makes
+    SQLAlchemy batch the rows into one multi-row INSERT)."""
     if dialect == "postgresql":
         def quoted(names) -> str:
             return ", ".join(f'"{table.c[name].name}"' for name in names)  # table.c[...]: real columns only
 
         action = ("DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)) if update else "DO NOTHING"
-        sql = (f'INSERT INTO "{table.name}" ({quoted(columns)}) VALUES %s ON CONFLICT ({quoted(conflict)}) {action} '
-               f"RETURNING {quoted(returning)}")
-        return sql, frozenset(i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON))
+        return (f'INSERT INTO "{table.name}" ({quoted(columns)}) VALUES %s ON CONFLICT ({quoted(conflict)}) '
+                f"{action} RETURNING {quoted(returning)}")
     if dialect != "sqlite":  # pragma: no cover - only the two dialects are supported
         raise RuntimeError(f"unsupported database dialect {dialect}")
     from sqlalchemy.dialects.sqlite import insert

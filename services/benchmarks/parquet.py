@@ -13,7 +13,7 @@ from typing import Iterator
 
 from services.benchmarks.images import ImageRef
 from services.benchmarks.registry import report_problem
-from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, kind_by_yes_no
+from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, closed_or_open
 
 
 def split_files(root: Path, split: str) -> list[Path]:
@@ -125,7 +125,7 @@ def read_image_question_answer(files: list[Path], benchmark_name: str, split: st
                     split=split,
                     question=question,
                     answer=answer,
-                    **kind_by_yes_no(answer),
+                    **closed_or_open(answer),
                     images=[ImageRef.parquet_cell(path, row, "image", label=image_path or f"row {row}")],
                     group=image_digest(data),
                     meta={"question": question, "answer": answer, "image_path": image_path, "row": row,

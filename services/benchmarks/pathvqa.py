@@ -18,7 +18,7 @@ from pathlib import Path
 from services.benchmarks.files import find_image_source, safe_relative
 from services.benchmarks.parquet import read_image_question_answer, split_files
 from services.benchmarks.registry import benchmark, report_problem, require, require_text
-from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, kind_by_yes_no
+from services.benchmarks.sample import CLOSED_BY_YES_NO, DataError, Sample, closed_or_open
 
 FORMATS = ("parquet", "pickle")  # what format="auto" tries, in this order
 PICKLE_SPLIT = {"test": "test", "validation": "val", "train": "train"}
@@ -98,7 +98,7 @@ def _read_pickle(path: Path, split: str, images: Path | None, benchmark_name: st
             split=split,
             question=question,
             answer=answer,
-            **kind_by_yes_no(answer),
+            **closed_or_open(answer),
             images=[source.ref(file_name)],
             group=image,
             meta=record,

@@ -131,7 +131,11 @@ def is_yes_no(answer: str) -> bool:
     return answer.strip().lower().rstrip(".") in YES_NO
 
 
-def kind_by_yes_no(answer: str) -> dict:
-    """``answer_type`` and ``closed_kind`` for layouts with no OPEN/CLOSED label: closed means yes/no."""
-    closed = is_yes_no(answer)
-    return {"answer_type": "closed" if closed else "open", "closed_kind": "yes_no" if closed else None}
+def closed_or_open(answer: str, labelled_closed: bool | None = None) -> dict:
+    """``answer_type`` and ``closed_kind`` of a VQA sample. Closed is the layout's OPEN/CLOSED label
+    when it is used (``labelled_closed``), else a yes/no answer; a closed question is yes/no or a
+    choice ("CT or MRI?")."""
+    yes_no = is_yes_no(answer)
+    closed = yes_no if labelled_closed is None else labelled_closed
+    return {"answer_type": "closed" if closed else "open",
+            "closed_kind": ("yes_no" if yes_no else "choice") if closed else None}

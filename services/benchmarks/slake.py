@@ -16,7 +16,7 @@ from pathlib import Path
 from services.benchmarks import files
 from services.benchmarks.files import find_image_source, safe_relative
 from services.benchmarks.registry import benchmark, iter_json_records, report_problem, require, require_text
-from services.benchmarks.sample import CLOSED_BY_LABEL, CLOSED_BY_YES_NO, DataError, Sample, is_yes_no
+from services.benchmarks.sample import CLOSED_BY_LABEL, CLOSED_BY_YES_NO, DataError, Sample, closed_or_open
 
 SPLIT_FILES = {"test": ("test.json",), "validation": ("validate.json", "validation.json"), "train": ("train.json",)}
 LANGUAGES = {"en": ("en",), "zh": ("zh",), "all": ("en", "zh")}
@@ -52,8 +52,6 @@ def read_slake(root: Path, split: str, language: str = "en", benchmark_name: str
         except DataError as exc:
             report_problem(exc)
             continue
-        yes_no = is_yes_no(answer)
-        is_closed = label == "CLOSED" if by_label else yes_no
         skills = {key: record.get(key) for key in SKILL_FIELDS}
         if language == "all":
             skills["language"] = lang
@@ -65,8 +63,7 @@ def read_slake(root: Path, split: str, language: str = "en", benchmark_name: str
             split=split,
             question=question,
             answer=answer,
-            answer_type="closed" if is_closed else "open",
-            closed_kind=("yes_no" if yes_no else "choice") if is_closed else None,
+            **closed_or_open(answer, label == "CLOSED" if by_label else None),
             images=[source.ref(img_name)],
             language=lang,
             skills={k: v for k, v in skills.items() if isinstance(v, str) and v.strip()},

@@ -19,7 +19,7 @@ from pathlib import Path
 from services.benchmarks.files import find_image_source, first_existing, safe_relative
 from services.benchmarks.parquet import read_image_question_answer, split_files
 from services.benchmarks.registry import benchmark, iter_json_records, report_problem, require, require_text
-from services.benchmarks.sample import CLOSED_BY_LABEL, CLOSED_BY_YES_NO, DataError, Sample, is_yes_no
+from services.benchmarks.sample import CLOSED_BY_LABEL, CLOSED_BY_YES_NO, DataError, Sample, closed_or_open
 
 ORIGINAL_JSON = "VQA_RAD Dataset Public.json"
 DERIVED_JSON = {"test": "testset.json", "train": "trainset.json"}
@@ -105,8 +105,6 @@ def _read_json(path: Path, layout: str, split: str, closed: str, images_option: 
         except DataError as exc:
             report_problem(exc)
             continue
-        yes_no = is_yes_no(answer)
-        is_closed = label == "CLOSED" if closed == "label" else yes_no
         skills = {"question_type": question_types, "image_organ": str(record.get("image_organ") or "").strip().upper(),
                   "phrase_type": str(record.get("phrase_type") or "").strip()}
         record.update(source_file=str(path), source_format=f"vqa_rad_{layout}",
@@ -117,8 +115,7 @@ def _read_json(path: Path, layout: str, split: str, closed: str, images_option: 
             split=split,
             question=question,
             answer=answer,
-            answer_type="closed" if is_closed else "open",
-            closed_kind=("yes_no" if yes_no else "choice") if is_closed else None,
+            **closed_or_open(answer, label == "CLOSED" if closed == "label" else None),
             images=[source.ref(image_name)],
             skills={k: v for k, v in skills.items() if v},
             group=image_name,
